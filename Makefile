@@ -1,0 +1,66 @@
+# Mailroom. `make dev` and `make test` are the two commands the README promises; both set up
+# everything they need first, idempotently.
+SHELL := /bin/bash
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+PYTHON ?= python3
+# uv comes from PyPI into the user's Python if it is not on PATH already.
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+VENV := .venv
+STAMP := $(VENV)/.synced
+
+.PHONY: setup dev test test-unit test-integration test-infra test-e2e synth deploy bench lint templates clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## The local stack: API on 127.0.0.1:3000, AWS emulator on 127.0.0.1:4566. Ctrl-C stops it.
+dev: setup
+	$(VENV)/bin/python -m mailroom_dev.local
+
+## The whole test suite: unit, integration (moto), infra (CDK + cdk-nag), e2e (local stack).
+test: setup
+	$(VENV)/bin/pytest
+
+test-unit: setup
+	$(VENV)/bin/pytest tests/unit
+
+test-integration: setup
+	$(VENV)/bin/pytest tests/integration
+
+test-infra: setup
+	$(VENV)/bin/pytest tests/infra
+
+test-e2e: setup
+	$(VENV)/bin/pytest tests/e2e
+
+## Synthesize the CloudFormation template into cdk.out/ (offline, no AWS credentials).
+synth: setup
+	npx cdk synth --quiet
+
+## Deploy to the AWS account in your environment. Pass context, e.g.
+##   make deploy CONTEXT="-c sender_domain=mail.example.com -c hosted_zone_id=Z123 -c hosted_zone_name=example.com"
+deploy: setup
+	npx cdk deploy $(CONTEXT)
+
+bench: setup
+	$(VENV)/bin/pytest benchmarks --benchmark-only -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m mailroom_dev.templates_build --check
+
+## Rebuild functions/mailroom/compiled_templates.json from templates/.
+templates: setup
+	$(VENV)/bin/python -m mailroom_dev.templates_build
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mailroom .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,310 @@
+"""API Lambda: `POST /v1/emails` and friends (DESIGN §4). Thin: parse, call the domain,
+map domain errors to the contract's error bodies in one place."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from mailroom.accept import Acceptor, EmailRequest
+from mailroom.errors import (
+    IdempotencyConflict,
+    InvalidJson,
+    MailroomError,
+    NotFound,
+    PayloadTooLarge,
+)
+from mailroom.models import (
+    MAX_BATCH_ITEMS,
+    MAX_REQUEST_BODY_BYTES,
+    Suppression,
+    SuppressionReason,
+    utcnow,
+)
+from mailroom.settings import api_settings
+from pydantic import BaseModel, Field
+
+logger = Logger(service="mailroom-api")
+tracer = Tracer(service="mailroom-api")
+metrics = Metrics(namespace="Mailroom", service="mailroom-api")
+app = APIGatewayRestResolver(enable_validation=True)
+app.enable_swagger(path="/v1/docs", title="Mailroom API", version="1")
+
+
+class BatchRequest(BaseModel):
+    emails: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class SuppressionUpdate(BaseModel):
+    reason: SuppressionReason = SuppressionReason.MANUAL
+    note: str | None = Field(default=None, max_length=1000)
+    expires_at: Any = None
+
+
+# --- dependencies, built once per container --------------------------------------------
+@cache
+def _dependencies() -> dict[str, Any]:
+    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+    from mailroom.adapters.sqs import SqsSendQueue
+    from mailroom.templates import TemplateCatalog
+
+    settings = api_settings()
+    messages = DynamoMessageStore(settings.messages_table)
+    suppressions = DynamoSuppressionStore(settings.suppressions_table)
+    acceptor = Acceptor(
+        messages=messages,
+        suppressions=suppressions,
+        queue=SqsSendQueue(settings.send_queue_url),
+        catalog=TemplateCatalog.load(),
+        default_from=settings.default_from,
+        allowed_senders=settings.allowed_senders,
+        check_deliverability=settings.check_deliverability,
+    )
+    return {"acceptor": acceptor, "messages": messages, "suppressions": suppressions,
+            "idempotent": _idempotent_accept(settings.idempotency_table, acceptor)}
+
+
+def _idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
+    """`acceptor.accept` behind Powertools idempotency: same key and body → the first
+    answer; same key, other body → IdempotencyValidationError. Keys live 24 h."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=24 * 3600,
+    )
+
+    @idempotent_function(data_keyword_argument="keyed", config=config,
+                         persistence_store=DynamoDBPersistenceLayer(table_name=table_name))
+    def accept(keyed: dict[str, Any]) -> dict[str, str]:
+        return acceptor.accept(EmailRequest.model_validate(keyed["body"]))
+
+    accept.config = config  # type: ignore[attr-defined]
+    return accept
+
+
+def _accept(body: dict[str, Any], header_key: str | None) -> dict[str, str]:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    request = EmailRequest.model_validate(body)
+    key = request.idempotency_key or header_key
+    deps = _dependencies()
+    if not key:
+        return deps["acceptor"].accept(request)
+    payload = request.model_dump(mode="json", by_alias=True, exclude={"idempotency_key"})
+    try:
+        return deps["idempotent"](keyed={"key": key, "body": payload})
+    except IdempotencyValidationError:
+        raise IdempotencyConflict(
+            "This idempotency key was used within 24 hours with a different body. Use a new "
+            "key for a different email.", details={"idempotency_key": key}) from None
+    except IdempotencyAlreadyInProgressError:
+        raise IdempotencyConflict(
+            "A request with this idempotency key is still being processed; retry shortly.",
+            details={"idempotency_key": key}) from None
+
+
+# --- routes ------------------------------------------------------------------------------
+@app.post("/v1/emails", summary="Send one templated email")
+def send_email(body: Annotated[EmailRequest, Body()]):
+    result = _accept(_raw_body(), app.current_event.headers.get("idempotency-key")
+                     or _header("Idempotency-Key"))
+    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
+    return Response(status_code=202, content_type="application/json", body=result)
+
+
+@app.post("/v1/emails/batch", summary="Send up to 100 emails; each item accepted or refused")
+def send_batch(body: Annotated[BatchRequest, Body()]):
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(body.emails):
+        try:
+            results.append({"index": index, **_accept(item, None)})
+        except MailroomError as error:
+            results.append({"index": index, **error.to_body()})
+        except ValueError as error:  # pydantic's ValidationError
+            results.append({"index": index, "error": {
+                "code": "validation_error", "message": "The item is not a valid email request.",
+                "details": _pydantic_details(error)}})
+    accepted = sum(1 for result in results if "id" in result)
+    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=accepted)
+    return Response(status_code=202, content_type="application/json",
+                    body={"results": results})
+
+
+@app.get("/v1/emails/<message_id>", summary="A message's status and timeline")
+def get_email(message_id: str) -> dict[str, Any]:
+    message = _dependencies()["messages"].get(message_id)
+    if message is None:
+        raise NotFound(f"No message with id {message_id}.", details={"id": message_id})
+    return message.to_api()
+
+
+@app.get("/v1/suppressions", summary="List suppressed addresses")
+def list_suppressions(
+    reason: Annotated[SuppressionReason | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    items, next_cursor = _dependencies()["suppressions"].list(utcnow(), reason, limit, cursor)
+    return {"items": [item.to_api() for item in items], "next_cursor": next_cursor}
+
+
+@app.get("/v1/suppressions/<email>", summary="Whether an address is suppressed, and why")
+def get_suppression(email: str) -> dict[str, Any]:
+    from mailroom.addresses import normalize
+
+    address = normalize(_unquote(email))
+    suppression = _dependencies()["suppressions"].get(address, utcnow())
+    if suppression is None:
+        raise NotFound(f"{address} is not suppressed.", details={"email": address})
+    return suppression.to_api()
+
+
+@app.put("/v1/suppressions/<email>", summary="Suppress an address by hand")
+def put_suppression(email: str, body: Annotated[SuppressionUpdate, Body()]) -> dict[str, Any]:
+    from mailroom.addresses import validate
+
+    address = validate(_unquote(email), "email")
+    suppression = Suppression.model_validate({
+        "email": address, "reason": body.reason, "created_at": utcnow(),
+        "expires_at": body.expires_at, "source": "api", "note": body.note,
+    })
+    _dependencies()["suppressions"].put(suppression)
+    return suppression.to_api()
+
+
+@app.delete("/v1/suppressions/<email>", summary="Remove an address from the suppression list")
+def delete_suppression(email: str):
+    from mailroom.addresses import normalize
+
+    address = normalize(_unquote(email))
+    if not _dependencies()["suppressions"].delete(address):
+        raise NotFound(f"{address} is not suppressed.", details={"email": address})
+    return Response(status_code=204, body=None)
+
+
+@app.get("/v1/templates", summary="Templates and the variables each needs")
+def list_templates() -> dict[str, Any]:
+    from mailroom.templates import TemplateCatalog
+
+    return {"items": [
+        {"name": template.name, "subject": template.subject,
+         "variables": list(template.variables),
+         "lists": {name: list(fields) for name, fields in template.lists.items()}}
+        for template in TemplateCatalog.load()
+    ]}
+
+
+class PreviewRequest(BaseModel):
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+@app.post("/v1/templates/<name>/preview", summary="Render a template with data")
+def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict[str, str]:
+    from mailroom.errors import UnknownTemplate
+    from mailroom.templates import TemplateCatalog
+
+    try:
+        template = TemplateCatalog.load().get(name)
+    except UnknownTemplate as error:
+        raise NotFound(error.message, details=error.details) from None
+    rendered = template.render(body.data)
+    return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
+
+
+@app.get("/v1/health", summary="Liveness and whether sending is enabled")
+def health() -> dict[str, str]:
+    return {"status": "ok", "sending": "enabled"}
+
+
+@app.get("/v1/openapi.json", summary="This API's OpenAPI document")
+def openapi():
+    return Response(status_code=200, content_type="application/json",
+                    body=app.get_openapi_json_schema(title="Mailroom API", version="1"))
+
+
+# --- errors, in one place ------------------------------------------------------------------
+@app.exception_handler(MailroomError)
+def handle_domain_error(error: MailroomError) -> Response:
+    if error.http_status >= 500:
+        logger.exception("request failed")
+    return Response(status_code=error.http_status, content_type="application/json",
+                    body=error.to_body())
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response:
+    errors = error.errors()
+    if any(item.get("type") == "json_invalid" for item in errors):
+        return handle_domain_error(InvalidJson(
+            "The body is not valid JSON. Send a JSON object with Content-Type: "
+            "application/json."))
+    details = [{"field": ".".join(str(part) for part in item.get("loc", ())[1:]),
+                "problem": item.get("msg"), "type": item.get("type")} for item in errors]
+    problems = "; ".join(f"{d['field'] or 'body'}: {d['problem']}" for d in details)
+    return Response(status_code=422, content_type="application/json", body={"error": {
+        "code": "validation_error", "message": f"The request is not valid: {problems}",
+        "details": details}})
+
+
+@app.not_found
+def handle_not_found(_: NotFoundError) -> Response:
+    return handle_domain_error(NotFound(
+        f"No route {app.current_event.http_method} {app.current_event.path}. "
+        "See GET /v1/openapi.json."))
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _raw_body() -> dict[str, Any]:
+    return json.loads(app.current_event.body or "{}")
+
+
+def _header(name: str) -> str | None:
+    headers = app.current_event.headers or {}
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
+
+
+def _unquote(value: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(value)
+
+
+def _pydantic_details(error: ValueError) -> list[dict[str, Any]]:
+    errors = getattr(error, "errors", lambda: [])()
+    return [{"field": ".".join(str(p) for p in item.get("loc", ())), "problem": item.get("msg")}
+            for item in errors]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    body = event.get("body") or ""
+    if len(body.encode() if isinstance(body, str) else body) > MAX_REQUEST_BODY_BYTES:
+        error = PayloadTooLarge(
+            f"The body is larger than {MAX_REQUEST_BODY_BYTES} bytes. Send references (URLs, "
+            "ids) in template data instead of content.",
+            details={"limit": MAX_REQUEST_BODY_BYTES})
+        return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
+                "body": json.dumps(error.to_body())}
+    deps = _dependencies.cache_info().currsize and _dependencies()
+    if deps:
+        deps["idempotent"].config.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,102 @@
+"""Sender Lambda: SQS batches of queued emails → SES. The SES calls of one batch run
+concurrently (bounded), paced under the account's send rate; transient failures come back
+later through SQS visibility with exponential backoff and jitter."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from mailroom.models import SendRequest
+from mailroom.pacing import retry_delay
+from mailroom.send import Sender, SendResult
+from mailroom.sending import TransientSendError
+from mailroom.settings import sender_settings
+
+logger = Logger(service="mailroom-sender")
+tracer = Tracer(service="mailroom-sender")
+metrics = Metrics(namespace="Mailroom", service="mailroom-sender")
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def _dependencies() -> dict[str, Any]:
+    import boto3
+    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+    from mailroom.adapters.ses import SesMailer
+    from mailroom.adapters.sns import SnsPublisher
+    from mailroom.pacing import SendPacer
+
+    settings = sender_settings()
+    mailer = SesMailer(settings.configuration_set, settings.template_prefix)
+    # The fleet shares the account's rate; each instance takes its share.
+    fleet_rate = settings.max_send_rate or mailer.max_send_rate()
+    pacer = SendPacer(fleet_rate / max(1, settings.fleet_concurrency))
+    sender = Sender(
+        messages=DynamoMessageStore(settings.messages_table),
+        suppressions=DynamoSuppressionStore(settings.suppressions_table),
+        mailer=mailer,
+        publisher=SnsPublisher(settings.notifications_topic_arn),
+        pacer=pacer,
+    )
+    from datetime import timedelta
+
+    sender.lease = timedelta(seconds=settings.lease_seconds)
+    return {"sender": sender, "sqs": boto3.client("sqs"),
+            "semaphore_size": settings.send_concurrency,
+            "max_receive_count": settings.max_receive_count,
+            "queue_url": settings.send_queue_url}
+
+
+def send_record(record: SQSRecord) -> SendResult:
+    deps = _dependencies()
+    request = SendRequest.model_validate_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    logger.append_keys(message_id=request.id, attempt=attempt)
+    try:
+        result = deps["sender"].send(request)
+    except TransientSendError as error:
+        if attempt >= deps["max_receive_count"]:
+            deps["sender"].give_up(request, attempt, error)
+            logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
+        else:
+            delay = retry_delay(attempt)
+            deps["sqs"].change_message_visibility(
+                QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=delay)
+            logger.warning("transient send failure, retrying", retry_in_seconds=delay,
+                           error=str(error))
+        metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
+        raise
+    metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)
+    return result
+
+
+_semaphore: asyncio.Semaphore | None = None
+
+
+async def _send_record_async(record: SQSRecord) -> str:
+    # Each Lambda invocation gets a fresh event loop from asyncio.run; so does the semaphore.
+    assert _semaphore is not None
+    async with _semaphore:
+        return (await asyncio.to_thread(send_record, record)).value
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _semaphore
+    _semaphore = asyncio.Semaphore(_dependencies()["semaphore_size"])
+    return async_process_partial_response(
+        event=event, record_handler=_send_record_async, processor=processor, context=context
+    )

@@ -1,0 +1,364 @@
+"""DynamoDB adapters: the message store (timeline, status by rank, send leases) and the
+suppression list. Every rule that protects against duplicates and races is a condition
+expression, so it holds across concurrent Lambda invocations."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ..models import (
+    Failure,
+    Message,
+    Status,
+    Suppression,
+    SuppressionReason,
+    TimelineEvent,
+)
+from ..ports import Claim
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+SES_MESSAGE_ID_INDEX = "by_ses_message_id"
+REASON_INDEX = "by_reason"
+
+
+def _to_ddb(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(value)
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Decimals (DynamoDB numbers) back to ints/floats for pydantic."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if type(value).__name__ == "Decimal":
+        return int(value) if value == int(value) else float(value)
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoMessageStore:
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+
+    # --- reads -------------------------------------------------------------------------
+    def get(self, message_id: str) -> Message | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"id": {"S": message_id}}, ConsistentRead=True
+        ).get("Item")
+        return self._to_message(item) if item else None
+
+    def find_by_ses_message_id(self, ses_message_id: str) -> Message | None:
+        items = self.client.query(
+            TableName=self.table_name,
+            IndexName=SES_MESSAGE_ID_INDEX,
+            KeyConditionExpression="ses_message_id = :sid",
+            ExpressionAttributeValues={":sid": {"S": ses_message_id}},
+            Limit=1,
+        ).get("Items", [])
+        return self._to_message(items[0]) if items else None
+
+    @staticmethod
+    def _to_message(item: dict[str, Any]) -> Message:
+        data = _plain(_from_item(item))
+        return Message.model_validate(data)
+
+    # --- writes ------------------------------------------------------------------------
+    def create(self, message: Message) -> None:
+        item = message.model_dump(mode="json", exclude_none=True)
+        item["status_rank"] = message.status.rank
+        item["event_keys"] = {event.key for event in message.events} or None
+        if item["event_keys"] is None:
+            del item["event_keys"]
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={key: _to_ddb(value) for key, value in item.items()},
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression="SET lease_until = :until ADD attempts :one",
+                ConditionExpression=(
+                    "attribute_exists(id) AND attribute_not_exists(ses_message_id)"
+                    " AND #status = :queued"
+                    " AND (attribute_not_exists(lease_until) OR lease_until <= :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":until": {"N": str(_epoch(now + lease))},
+                    ":now": {"N": str(_epoch(now))},
+                    ":one": {"N": "1"},
+                    ":queued": {"S": Status.QUEUED.value},
+                },
+            )
+            return Claim.CLAIMED
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+        # Rare path: find out why the claim was refused.
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"id": {"S": message_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return Claim.MISSING
+        if "ses_message_id" in item:
+            return Claim.ALREADY_SENT
+        if item["status"]["S"] != Status.QUEUED.value:
+            return Claim.FINISHED
+        return Claim.IN_FLIGHT
+
+    def release(self, message_id: str) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": message_id}},
+            UpdateExpression="REMOVE lease_until",
+        )
+
+    def record_sent(self, message_id: str, ses_message_id: str, at: datetime) -> None:
+        self.apply_event(
+            message_id,
+            TimelineEvent(type="sent", at=at, key=f"sent#{ses_message_id}",
+                          detail={"ses_message_id": ses_message_id}),
+            status=Status.SENT,
+            ses_message_id=ses_message_id,
+        )
+
+    def apply_event(
+        self,
+        message_id: str,
+        event: TimelineEvent,
+        status: Status | None = None,
+        failure: Failure | None = None,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        appended = self._append_event(message_id, event, ses_message_id)
+        # Applied even for a duplicate event: if a crash came between the two writes, the
+        # redelivered event still moves the status. The rank condition keeps it idempotent.
+        if status is not None:
+            self._advance_status(message_id, status, failure, event.at)
+        return appended
+
+    def _append_event(
+        self, message_id: str, event: TimelineEvent, ses_message_id: str | None
+    ) -> bool:
+        update = (
+            "SET events = list_append(if_not_exists(events, :empty), :event), updated_at = :at"
+        )
+        values: dict[str, Any] = {
+            ":empty": {"L": []},
+            ":event": {"L": [_to_ddb(event.model_dump(mode="json"))]},
+            ":at": {"S": event.at.isoformat()},
+            ":key": {"S": event.key},
+            ":keys": {"SS": [event.key]},
+        }
+        if ses_message_id:
+            update += ", ses_message_id = if_not_exists(ses_message_id, :sid)"
+            values[":sid"] = {"S": ses_message_id}
+        update += " REMOVE lease_until" if ses_message_id else ""
+        update += " ADD event_keys :keys"
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(id) AND NOT contains(event_keys, :key)",
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+
+    def _advance_status(
+        self, message_id: str, status: Status, failure: Failure | None, at: datetime
+    ) -> None:
+        update = "SET #status = :status, status_rank = :rank, updated_at = :at"
+        values: dict[str, Any] = {
+            ":status": {"S": status.value},
+            ":rank": {"N": str(status.rank)},
+            ":at": {"S": at.isoformat()},
+        }
+        if failure is not None:
+            update += ", failure = :failure"
+            values[":failure"] = _to_ddb(failure.model_dump(mode="json"))
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(id) AND status_rank < :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+
+
+class DynamoSuppressionStore:
+    """One item per normalised address. A suppression is an item with a `reason`; `ttl`
+    (epoch seconds) mirrors `expires_at` so DynamoDB removes expired entries — and because
+    TTL deletion lags (hours on AWS), every read also filters on it."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+
+    def get(self, email: str, now: datetime) -> Suppression | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
+        ).get("Item")
+        if not item or "reason" not in item:
+            return None
+        suppression = self._to_suppression(item)
+        return suppression if suppression.is_active(now) else None
+
+    def put(self, suppression: Suppression) -> None:
+        data = suppression.model_dump(mode="json", exclude={"email"})
+        sets = [f"#{key} = :{key}" for key, value in data.items() if value is not None]
+        removes = [f"#{key}" for key, value in data.items() if value is None]
+        values = {f":{key}": _to_ddb(value) for key, value in data.items() if value is not None}
+        names = {f"#{key}": key for key in data}
+        if suppression.expires_at is not None:
+            sets.append("#ttl = :ttl")
+            values[":ttl"] = {"N": str(_epoch(suppression.expires_at))}
+        else:
+            removes.append("#ttl")
+        names["#ttl"] = "ttl"
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"email": {"S": suppression.email}},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def delete(self, email: str) -> bool:
+        response = self.client.delete_item(
+            TableName=self.table_name,
+            Key={"email": {"S": email}},
+            ReturnValues="ALL_OLD",
+        )
+        return "reason" in response.get("Attributes", {})
+
+    def list(
+        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
+    ) -> tuple[list[Suppression], str | None]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "attribute_not_exists(#ttl) OR #ttl > :now",
+            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeValues": {":now": {"N": str(_epoch(now))}},
+        }
+        if reason is not None:
+            request.update(IndexName=REASON_INDEX, KeyConditionExpression="reason = :reason")
+            request["ExpressionAttributeValues"][":reason"] = {"S": reason.value}
+            call = self.client.query
+        else:
+            active = request["FilterExpression"]
+            request["FilterExpression"] = f"attribute_exists(reason) AND ({active})"
+            call = self.client.scan
+        start_key = _decode_cursor(cursor)
+        found: list[Suppression] = []
+        while len(found) < limit:
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            request["Limit"] = limit - len(found)
+            page = call(**request)
+            found.extend(self._to_suppression(item) for item in page.get("Items", []))
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        return found, _encode_cursor(start_key)
+
+    def count_soft_bounce(
+        self, email: str, at: datetime, window: timedelta, event_key: str
+    ) -> int:
+        entry = {"M": {"key": {"S": event_key}, "at": {"N": str(_epoch(at))}}}
+        try:
+            item = self.client.update_item(
+                TableName=self.table_name,
+                Key={"email": {"S": email}},
+                UpdateExpression=(
+                    "SET soft_bounces = list_append(if_not_exists(soft_bounces, :empty), :entry)"
+                    " ADD soft_bounce_keys :keys"
+                ),
+                ConditionExpression="NOT contains(soft_bounce_keys, :key)",
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":entry": {"L": [entry]},
+                    ":key": {"S": event_key},
+                    ":keys": {"SS": [event_key]},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            item = self.client.get_item(
+                TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
+            )["Item"]
+        since = _epoch(at - window)
+        return sum(
+            1 for bounce in item.get("soft_bounces", {}).get("L", [])
+            if since < int(bounce["M"]["at"]["N"]) <= _epoch(at)
+        )
+
+    @staticmethod
+    def _to_suppression(item: dict[str, Any]) -> Suppression:
+        data = _plain(_from_item(item))
+        return Suppression.model_validate(
+            {key: data.get(key) for key in Suppression.model_fields if key in data}
+        )
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        from ..errors import RequestValidationError
+
+        raise RequestValidationError(
+            "The cursor is not one this API returned. Use `next_cursor` from the previous page.",
+            details={"field": "cursor"},
+        ) from None
+
+
+__all__ = ["DynamoMessageStore", "DynamoSuppressionStore"]

@@ -1,0 +1,85 @@
+"""SES v2 adapter: sends with the stored template and the configuration set, and turns every
+SES error into a `TransientSendError` or a `PermanentSendError` with a plain-words reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from ..models import MESSAGE_ID_TAG, Failure, SendRequest
+from ..sending import PERMANENT_FAILURES, TRANSIENT_CODES, PermanentSendError, TransientSendError
+
+# The sender does its own backoff through SQS visibility; botocore's retries would hold a
+# Lambda slot while the whole batch waits, so keep them few and fast.
+_CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"},
+                        connect_timeout=3, read_timeout=10)
+
+
+class SesMailer:
+    def __init__(self, configuration_set: str, template_prefix: str = "",
+                 client: Any = None) -> None:
+        self.configuration_set = configuration_set
+        self.template_prefix = template_prefix
+        self.client = client or boto3.client("sesv2", config=_CLIENT_CONFIG)
+
+    def send(self, request: SendRequest) -> str:
+        tags = [{"Name": MESSAGE_ID_TAG, "Value": request.id}]
+        tags += [{"Name": name, "Value": value} for name, value in sorted(request.tags.items())]
+        params: dict[str, Any] = {
+            "FromEmailAddress": request.from_address,
+            "Destination": {"ToAddresses": [request.to]},
+            "Content": {
+                "Template": {
+                    "TemplateName": f"{self.template_prefix}{request.template}",
+                    "TemplateData": json.dumps(request.data),
+                }
+            },
+            "EmailTags": tags,
+            "ConfigurationSetName": self.configuration_set,
+        }
+        if request.reply_to:
+            params["ReplyToAddresses"] = request.reply_to
+        try:
+            return self.client.send_email(**params)["MessageId"]
+        except ClientError as error:
+            raise classify(error) from error
+        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
+                ConnectionClosedError) as error:
+            raise TransientSendError(f"Could not reach SES: {error}") from error
+
+    def max_send_rate(self) -> float:
+        """The account's sending rate limit (messages per second)."""
+        return float(self.client.get_account()["SendQuota"]["MaxSendRate"])
+
+
+def classify(error: ClientError) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "") or str(error)
+    status_code = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in TRANSIENT_CODES:
+        return TransientSendError(f"{code}: {message}", throttled=TRANSIENT_CODES[code])
+    if code in PERMANENT_FAILURES:
+        status, reason, action = PERMANENT_FAILURES[code]
+        return PermanentSendError(
+            status, Failure(reason=reason, action=action, diagnostic=f"{code}: {message}")
+        )
+    if status_code >= 500:
+        return TransientSendError(f"{code or status_code}: {message}")
+    if status_code == 429:
+        return TransientSendError(f"{code}: {message}", throttled=True)
+    return PermanentSendError(
+        PERMANENT_FAILURES["BadRequestException"][0],
+        Failure(reason="send_failed",
+                action="SES refused the message; the diagnostic says why.",
+                diagnostic=f"{code}: {message}"),
+    )

@@ -1,0 +1,97 @@
+"""Email addresses: normalisation (the suppression key) and validation for the API."""
+
+from __future__ import annotations
+
+import contextlib
+
+
+def normalize(address: str) -> str:
+    """The form every store keys on: trimmed, lower-cased, IDN domain in ASCII (punycode).
+
+    Lower-casing the local part is what SES and every large mailbox provider do in practice;
+    it keeps `Alice@x.com` and `alice@x.com` one suppression entry."""
+    address = address.strip()
+    local, sep, domain = address.rpartition("@")
+    if not sep:
+        return address.lower()
+    # Not a valid IDN: keep it as written; validation reports it where it matters.
+    with contextlib.suppress(UnicodeError):
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local.lower()}@{domain.lower()}"
+
+
+# Header-breaking characters: anything that could end a header line or smuggle in another.
+_FORBIDDEN = set("\r\n\0") | {chr(c) for c in range(0x20) if chr(c) != "\t"} | {"\x7f"}
+
+# Where people send most mail; a domain one or two keystrokes away from one of these is
+# almost certainly a typo, and mail to it would hard-bounce and hurt the sender's reputation.
+POPULAR_DOMAINS = (
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "hotmail.co.uk",
+    "outlook.com", "live.com", "msn.com", "icloud.com", "me.com", "aol.com", "proton.me",
+    "protonmail.com", "gmx.com", "gmx.de", "web.de", "yandex.com", "mail.com", "comcast.net",
+    # Real domains close to the ones above, listed so they are never "corrected".
+    "ymail.com", "rocketmail.com", "email.com", "fastmail.com", "hotmail.fr", "hotmail.de",
+    "hotmail.it", "yahoo.fr", "yahoo.de", "live.co.uk", "outlook.de", "mail.ru", "gmx.net",
+    "att.net", "verizon.net", "sbcglobal.net",
+)
+
+
+def suggest_domain(domain: str) -> str | None:
+    """The popular domain `domain` is likely a typo of, if any (gmial.com → gmail.com)."""
+    import difflib
+
+    domain = domain.lower()
+    if domain in POPULAR_DOMAINS:
+        return None
+    matches = difflib.get_close_matches(domain, POPULAR_DOMAINS, n=1, cutoff=0.85)
+    return matches[0] if matches else None
+
+
+def validate(address: object, field: str, *, check_deliverability: bool = False) -> str:
+    """A deliverable-looking address in normalised form, or `InvalidAddress` saying why.
+
+    Syntax, IDN and normalisation come from email-validator; on top of it we refuse
+    header-breaking characters and likely typos of popular domains (with a suggestion)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from .errors import InvalidAddress
+
+    if not isinstance(address, str) or not address.strip():
+        raise InvalidAddress(f"`{field}` must be an email address.", details={"field": field})
+    if any(char in _FORBIDDEN for char in address):
+        raise InvalidAddress(
+            f"`{field}` contains a line break or control character, which could inject "
+            "mail headers. Send the bare address.",
+            details={"field": field},
+        )
+    try:
+        result = validate_email(
+            address.strip(), check_deliverability=check_deliverability, allow_smtputf8=True,
+            dns_resolver=_dns_resolver() if check_deliverability else None,
+        )
+    except EmailNotValidError as error:
+        details: dict[str, object] = {"field": field}
+        _, _, domain = address.strip().rpartition("@")
+        if suggestion := suggest_domain(domain):
+            details["suggestion"] = address.strip().rpartition("@")[0] + "@" + suggestion
+        raise InvalidAddress(f"`{field}` is not a valid address: {error}", details=details) \
+            from None
+    if suggestion := suggest_domain(result.ascii_domain):
+        raise InvalidAddress(
+            f"`{field}` looks like a typo: did you mean {result.local_part}@{suggestion}?",
+            details={"field": field, "suggestion": f"{result.local_part}@{suggestion}"},
+        )
+    return normalize(result.normalized)
+
+
+_resolver = None
+
+
+def _dns_resolver():  # type: ignore[no-untyped-def]
+    """One cached resolver per process: email-validator caches answers on it."""
+    global _resolver
+    if _resolver is None:
+        from email_validator import caching_resolver
+
+        _resolver = caching_resolver(timeout=3)
+    return _resolver

@@ -1,0 +1,172 @@
+"""The domain's data: what a message is, how its status moves, what a suppression is, and the
+normalised event apps receive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
+MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
+# API Gateway accepts 10 MB; nobody needs that for templated mail.
+MAX_REQUEST_BODY_BYTES = 512 * 1024
+MAX_BATCH_ITEMS = 100
+# Message tag SES copies into every event it publishes, so an event finds its message.
+MESSAGE_ID_TAG = "mailroom_id"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELAYED = "delayed"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    REJECTED = "rejected"
+    RENDER_FAILED = "render_failed"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+    COMPLAINED = "complained"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def is_final_failure(self) -> bool:
+        return self.rank == _RANK[Status.BOUNCED]
+
+
+# DESIGN §2: status only moves forward, so a late or repeated event never undoes a worse one.
+_RANK = {
+    Status.QUEUED: 0,
+    Status.SENT: 1,
+    Status.DELAYED: 2,
+    Status.DELIVERED: 3,
+    Status.BOUNCED: 4,
+    Status.REJECTED: 4,
+    Status.RENDER_FAILED: 4,
+    Status.SUPPRESSED: 4,
+    Status.FAILED: 4,
+    Status.COMPLAINED: 5,
+}
+
+
+class SuppressionReason(StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+
+
+class Failure(BaseModel):
+    reason: str
+    action: str
+    bounce_type: str | None = None
+    bounce_subtype: str | None = None
+    diagnostic: str | None = None
+
+
+class TimelineEvent(BaseModel):
+    """One entry of a message's timeline. `key` deduplicates repeated deliveries of the same
+    SES event (SES message id + event type + recipient + feedback id)."""
+
+    type: str
+    at: datetime
+    key: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"type": self.type, "at": self.at.isoformat(), **self.detail}
+
+
+class SendRequest(BaseModel):
+    """The body of a send-queue message: everything the sender needs, nothing it must look up."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    to: str
+    from_address: str = Field(alias="from")
+    reply_to: list[str] = Field(default_factory=list)
+    template: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Message(BaseModel):
+    id: str
+    status: Status
+    to: str
+    from_address: str
+    template: str
+    reply_to: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    ses_message_id: str | None = None
+    events: list[TimelineEvent] = Field(default_factory=list)
+    failure: Failure | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "to": self.to,
+            "from": self.from_address,
+            "template": self.template,
+            "tags": self.tags,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "ses_message_id": self.ses_message_id,
+            "events": [event.to_api() for event in sorted(self.events, key=lambda e: e.at)],
+            "failure": self.failure.model_dump() if self.failure else None,
+        }
+
+
+class Suppression(BaseModel):
+    email: str
+    reason: SuppressionReason
+    created_at: datetime
+    expires_at: datetime | None = None
+    # Where it came from: "ses" (an event), "api" (an operator), with the SES ids when known.
+    source: str
+    note: str | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "reason": self.reason.value,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "source": self.source,
+            "note": self.note,
+        }
+
+
+class Notification(BaseModel):
+    """The normalised event published to the notifications topic, one per outcome.
+    `id` is stable for the same outcome, so subscribers can deduplicate."""
+
+    id: str
+    type: str  # email.sent, email.delivered, email.bounced, ...
+    occurred_at: datetime
+    message_id: str | None
+    recipient: str
+    template: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    status: Status | None = None
+    failure: Failure | None = None
+    ses_message_id: str | None = None
+    ses_feedback_id: str | None = None
+    # Only on email.suppressed: the entry Mailroom's suppression list now holds.
+    suppression: Suppression | None = None

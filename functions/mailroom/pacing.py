@@ -1,0 +1,47 @@
+"""Keeping under the SES maximum send rate: a token bucket shared by the threads of one
+Lambda instance, which halves its rate when SES throttles and creeps back up on success."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+
+class SendPacer:
+    def __init__(self, rate_per_second: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive")
+        self.max_rate = rate_per_second
+        self.rate = rate_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = clock()
+
+    def acquire(self) -> None:
+        """Wait for this caller's turn: calls are spaced 1/rate seconds apart."""
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next_slot, now)
+            self._next_slot = slot + 1 / self.rate
+        if slot > now:
+            self._sleep(slot - now)
+
+    def throttled(self) -> None:
+        with self._lock:
+            self.rate = max(self.max_rate / 16, self.rate / 2)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.rate = min(self.max_rate, self.rate + self.max_rate / 20)
+
+
+def retry_delay(attempt: int, *, base: float = 2.0, cap: float = 900.0,
+                rand: Callable[[], float] = random.random) -> int:
+    """Seconds to wait before attempt `attempt + 1`: exponential with full jitter, at least
+    one second, capped by SQS's longest visibility extension we want (15 minutes)."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return max(1, int(ceiling * rand()))

@@ -1,0 +1,122 @@
+"""The send path: one queued message to SES, exactly once.
+
+Exactly-once effect, and the choice made for a crash:
+1. A conditional write *claims* the message as a lease (`MessageStore.claim`) before the SES
+   call. A redelivered SQS message whose record already has an SES message id is recognised
+   and not sent again; one whose lease another worker holds is retried later.
+2. After SES answers, the SES message id is recorded (`record_sent`).
+3. A crash between 1 and SES: the lease expires (it is shorter than the queue's visibility
+   timeout), SQS redelivers, and the message is sent — nothing is lost.
+   A crash after SES accepted but before 2: SES still publishes a Send event carrying
+   Mailroom's message id as a tag, and the events function records the SES message id from
+   it. The lease outlives that path (seconds), so the redelivered message finds the id and
+   is not sent again. Only if the events path is down longer than the lease could a message
+   go out twice; we prefer that rare duplicate to ever losing a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from .addresses import normalize
+from .models import Failure, Notification, SendRequest, Status, TimelineEvent, utcnow
+from .pacing import SendPacer
+from .ports import Claim, Mailer, MessageStore, Publisher, SuppressionStore
+from .sending import PermanentSendError, TransientSendError
+
+NOTIFICATION_TYPES = {
+    Status.SUPPRESSED: "email.suppressed",
+    Status.FAILED: "email.failed",
+    Status.REJECTED: "email.rejected",
+    Status.RENDER_FAILED: "email.render_failed",
+}
+
+
+class SendResult(StrEnum):
+    SENT = "sent"
+    DUPLICATE = "duplicate"  # already sent or already finished: nothing to do
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"  # permanent failure, recorded
+
+
+@dataclass
+class Sender:
+    messages: MessageStore
+    suppressions: SuppressionStore
+    mailer: Mailer
+    publisher: Publisher
+    pacer: SendPacer | None = None
+    lease: timedelta = timedelta(seconds=60)
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def send(self, request: SendRequest) -> SendResult:
+        """Send one message. Raises `TransientSendError` when it should be retried later."""
+        claim = self.messages.claim(request.id, self.clock(), self.lease)
+        if claim in (Claim.ALREADY_SENT, Claim.FINISHED):
+            return SendResult.DUPLICATE
+        if claim is Claim.IN_FLIGHT:
+            raise TransientSendError("Another worker is sending this message; checking later.")
+        if claim is Claim.MISSING:
+            raise TransientSendError(f"No record of message {request.id} yet.")
+
+        suppression = self.suppressions.get(normalize(request.to), self.clock())
+        if suppression is not None:
+            self._finish(request, Status.SUPPRESSED, Failure(
+                reason="recipient_suppressed",
+                action="The address was suppressed after this message was accepted "
+                       f"({suppression.reason.value}); reach the user another way.",
+                diagnostic=f"suppressed: {suppression.reason.value} since "
+                           f"{suppression.created_at.isoformat()}",
+            ))
+            return SendResult.SUPPRESSED
+
+        if self.pacer:
+            self.pacer.acquire()
+        try:
+            ses_message_id = self.mailer.send(request)
+        except TransientSendError as error:
+            if self.pacer and error.throttled:
+                self.pacer.throttled()
+            self.messages.release(request.id)
+            raise
+        except PermanentSendError as error:
+            self._finish(request, error.status, error.failure)
+            return SendResult.FAILED
+        if self.pacer:
+            self.pacer.succeeded()
+        self.messages.record_sent(request.id, ses_message_id, self.clock())
+        return SendResult.SENT
+
+    def give_up(self, request: SendRequest, attempts: int, error: Exception) -> None:
+        """The last attempt failed transiently: record it before SQS moves the message to
+        the dead-letter queue, so its status says what happened and what to do."""
+        self._finish(request, Status.FAILED, Failure(
+            reason="retries_exhausted",
+            action="SES kept failing temporarily; the message is in the send dead-letter "
+                   "queue. Check SES health and quotas, then send it again.",
+            diagnostic=f"{attempts} attempts; last error: {error}",
+        ))
+
+    def _finish(self, request: SendRequest, status: Status, failure: Failure) -> None:
+        now = self.clock()
+        self.messages.apply_event(
+            request.id,
+            TimelineEvent(type=status.value, at=now, key=f"{status.value}#{request.id}",
+                          detail={"reason": failure.reason}),
+            status=status,
+            failure=failure,
+        )
+        self.publisher.publish([Notification(
+            id=f"{request.id}:{status.value}",
+            type=NOTIFICATION_TYPES[status],
+            occurred_at=now,
+            message_id=request.id,
+            recipient=request.to,
+            template=request.template,
+            tags=request.tags,
+            status=status,
+            failure=failure,
+        )])

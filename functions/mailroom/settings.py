@@ -1,0 +1,87 @@
+"""One settings model per function: the single source of its environment variable names.
+
+The CDK function factory sets exactly these names (an infra test checks it) and the local
+stack sets the same ones, so a name never drifts between infra and runtime."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "MAILROOM_"
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+
+    messages_table: str
+    suppressions_table: str
+
+    @classmethod
+    def env_names(cls) -> set[str]:
+        """Environment variable names this function reads."""
+        return {f"{ENV_PREFIX}{name}".upper() for name in cls.model_fields}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ApiSettings(_Settings):
+    idempotency_table: str
+    send_queue_url: str
+    # Addresses or domains `from` may use; the first address is the default sender.
+    allowed_senders: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    default_from: str
+    # Look up MX/A records of recipient domains before accepting (cached). Off by default:
+    # it adds a DNS round trip to the accept path.
+    check_deliverability: bool = False
+
+    _split_allowed_senders = field_validator("allowed_senders", mode="before")(_split_csv)
+
+
+class SenderSettings(_Settings):
+    configuration_set: str
+    notifications_topic_arn: str
+    template_prefix: str = ""
+    # Sends per second across the whole fleet; 0 reads the account's limit from SES GetAccount.
+    max_send_rate: float = 0
+    # Concurrent SES calls within one SQS batch.
+    send_concurrency: int = 10
+    # Lambda instances the SQS event source may run at once (its maximum concurrency): each
+    # instance paces itself at max_send_rate / fleet_concurrency.
+    fleet_concurrency: int = 2
+    send_queue_url: str
+    # Must equal the send queue's redrive maxReceiveCount: on that attempt a message that
+    # still fails is recorded as failed before SQS moves it to the dead-letter queue.
+    max_receive_count: int = 5
+    # How long a claim on a message lasts: longer than one invocation, shorter than the
+    # queue's visibility timeout (see mailroom.send).
+    lease_seconds: int = 90
+
+
+class EventsSettings(_Settings):
+    notifications_topic_arn: str
+    soft_bounce_threshold: int = 3
+    soft_bounce_window_days: int = 7
+    soft_bounce_suppression_days: int = 14
+
+
+@lru_cache
+def api_settings() -> ApiSettings:
+    return ApiSettings()  # type: ignore[call-arg]
+
+
+@lru_cache
+def sender_settings() -> SenderSettings:
+    return SenderSettings()  # type: ignore[call-arg]
+
+
+@lru_cache
+def events_settings() -> EventsSettings:
+    return EventsSettings()  # type: ignore[call-arg]

@@ -1,0 +1,163 @@
+"""In-memory fakes of the domain's ports (mailroom.ports). They keep the same rules as the
+DynamoDB adapters — dedup by event key, status by rank, leases — so unit tests pin
+behaviour without AWS; the integration tests pin the adapters against moto."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from mailroom.models import (
+    Failure,
+    Message,
+    Notification,
+    SendRequest,
+    Status,
+    Suppression,
+    SuppressionReason,
+    TimelineEvent,
+)
+from mailroom.ports import Claim
+
+
+class FakeMessageStore:
+    def __init__(self) -> None:
+        self.messages: dict[str, Message] = {}
+        self.leases: dict[str, datetime] = {}
+        self.claims = 0
+
+    def create(self, message: Message) -> None:
+        assert message.id not in self.messages, "message ids are unique"
+        self.messages[message.id] = message.model_copy(deep=True)
+
+    def get(self, message_id: str) -> Message | None:
+        message = self.messages.get(message_id)
+        return message.model_copy(deep=True) if message else None
+
+    def find_by_ses_message_id(self, ses_message_id: str) -> Message | None:
+        for message in self.messages.values():
+            if message.ses_message_id == ses_message_id:
+                return message.model_copy(deep=True)
+        return None
+
+    def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
+        message = self.messages.get(message_id)
+        if message is None:
+            return Claim.MISSING
+        if message.ses_message_id:
+            return Claim.ALREADY_SENT
+        if message.status != Status.QUEUED:
+            return Claim.FINISHED
+        held_until = self.leases.get(message_id)
+        if held_until and held_until > now:
+            return Claim.IN_FLIGHT
+        self.leases[message_id] = now + lease
+        self.claims += 1
+        return Claim.CLAIMED
+
+    def release(self, message_id: str) -> None:
+        self.leases.pop(message_id, None)
+
+    def record_sent(self, message_id: str, ses_message_id: str, at: datetime) -> None:
+        self.apply_event(
+            message_id,
+            TimelineEvent(type="sent", at=at, key=f"sent#{ses_message_id}",
+                          detail={"ses_message_id": ses_message_id}),
+            status=Status.SENT,
+            ses_message_id=ses_message_id,
+        )
+        self.leases.pop(message_id, None)
+
+    def apply_event(
+        self,
+        message_id: str,
+        event: TimelineEvent,
+        status: Status | None = None,
+        failure: Failure | None = None,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        message = self.messages[message_id]
+        if any(seen.key == event.key for seen in message.events):
+            return False
+        message.events.append(event)
+        message.updated_at = max(message.updated_at, event.at)
+        if ses_message_id and not message.ses_message_id:
+            message.ses_message_id = ses_message_id
+        if status is not None and status.rank > message.status.rank:
+            message.status = status
+            if failure is not None:
+                message.failure = failure
+        return True
+
+
+class FakeSuppressionStore:
+    def __init__(self) -> None:
+        self.items: dict[str, Suppression] = {}
+        self.soft_bounces: dict[str, dict[str, datetime]] = {}
+
+    def get(self, email: str, now: datetime) -> Suppression | None:
+        item = self.items.get(email)
+        return item if item and item.is_active(now) else None
+
+    def put(self, suppression: Suppression) -> None:
+        self.items[suppression.email] = suppression
+
+    def delete(self, email: str) -> bool:
+        return self.items.pop(email, None) is not None
+
+    def list(
+        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
+    ) -> tuple[list[Suppression], str | None]:
+        active = sorted(
+            (s for s in self.items.values()
+             if s.is_active(now) and (reason is None or s.reason == reason)),
+            key=lambda s: s.email,
+        )
+        start = next((i for i, s in enumerate(active) if cursor and s.email > cursor), 0)
+        if cursor and start == 0 and (not active or active[0].email <= cursor):
+            start = len(active)
+        page = active[start:start + limit]
+        more = start + limit < len(active)
+        return page, (page[-1].email if more and page else None)
+
+    def count_soft_bounce(
+        self, email: str, at: datetime, window: timedelta, event_key: str
+    ) -> int:
+        seen = self.soft_bounces.setdefault(email, {})
+        seen.setdefault(event_key, at)
+        return sum(1 for when in seen.values() if at - window < when <= at)
+
+
+class FakeSendQueue:
+    def __init__(self) -> None:
+        self.sent: list[SendRequest] = []
+
+    def enqueue(self, requests: Sequence[SendRequest]) -> None:
+        self.sent.extend(requests)
+
+
+class FakeMailer:
+    """Returns SES-like message ids; `failures` maps a recipient to an exception (or a
+    callable producing one per call) to script SES errors."""
+
+    def __init__(self) -> None:
+        self.sent: list[SendRequest] = []
+        self.failures: dict[str, Exception | Callable[[], Exception | None]] = {}
+        self._ids = itertools.count(1)
+
+    def send(self, request: SendRequest) -> str:
+        failure = self.failures.get(request.to)
+        error = failure() if callable(failure) else failure
+        if error is not None:
+            raise error
+        self.sent.append(request)
+        return f"0100019a-fake-{next(self._ids):06d}"
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.published: list[Notification] = []
+
+    def publish(self, notifications: Sequence[Notification]) -> None:
+        self.published.extend(notifications)

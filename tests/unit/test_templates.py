@@ -1,0 +1,258 @@
+"""The template catalog: what each template needs, how it renders, and the build that makes it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mailroom.errors import MissingTemplateData, RequestValidationError, UnknownTemplate
+from mailroom.templates import DEFAULT_CATALOG_PATH, TemplateCatalog
+
+from mailroom_dev.templates_build import (
+    SOURCE_DIR,
+    TemplateBuildError,
+    build_catalog,
+    main,
+    render_catalog_json,
+)
+
+CATALOG = TemplateCatalog.load()
+
+
+def order(**overrides):
+    return {**CATALOG.get("order_confirmation").example, **overrides}
+
+
+# --- the catalog -------------------------------------------------------------------------
+
+
+def test_the_catalog_ships_the_contract_templates_with_their_variables():
+    # Given the compiled catalog / When listing it / Then it matches DESIGN §4 exactly
+    assert {t.name: t.variables for t in CATALOG} == {
+        "order_confirmation": ("items", "name", "order_id", "total"),
+        "password_reset": ("expires_in_minutes", "name", "reset_url"),
+        "welcome": ("action_url", "name"),
+    }
+    assert dict(CATALOG.get("order_confirmation").lists) == {"items": ("name", "price", "quantity")}
+
+
+@pytest.mark.parametrize("name", CATALOG.names())
+def test_every_template_renders_its_example_data(name):
+    # Given a template and its example data
+    template = CATALOG.get(name)
+    # When rendering
+    email = template.render(template.example)
+    # Then every part is filled in, with no placeholder left over
+    for part in (email.subject, email.html, email.text):
+        assert part.strip()
+        assert "{{" not in part
+    assert str(template.example["name"]) in email.html
+
+
+def test_the_order_lists_every_item_in_both_parts():
+    # When rendering an order of two items
+    email = CATALOG.get("order_confirmation").render(order())
+    # Then each item's name, quantity and price appear in the text part, one line each
+    assert "- Analytical Engine poster x 1: $24.00" in email.text
+    assert "- Punched-card notebook x 3: $9.00" in email.text
+    assert "Punched-card notebook" in email.html
+
+
+def test_an_unknown_template_names_the_known_ones():
+    # When asking for a template that doesn't exist / Then the error lists what does
+    with pytest.raises(UnknownTemplate) as raised:
+        CATALOG.get("welcom")
+    assert raised.value.details == {"template": "welcom", "known": CATALOG.names()}
+    assert "welcome" in raised.value.message
+
+
+def test_the_default_catalog_is_loaded_once():
+    # When loading the default catalog twice / Then the same object comes back
+    assert TemplateCatalog.load() is TemplateCatalog.load()
+
+
+def test_the_ses_name_carries_the_stack_prefix():
+    assert CATALOG.get("welcome").ses_name("mailroom-dev-") == "mailroom-dev-welcome"
+
+
+def test_importing_the_catalog_loads_neither_jinja_nor_pybars():
+    # Given a fresh interpreter / When it imports the runtime module and loads the catalog
+    code = (
+        "import sys; from mailroom.templates import TemplateCatalog; TemplateCatalog.load(); "
+        "print(sorted(m for m in ('jinja2', 'pybars') if m in sys.modules))"
+    )
+    functions_dir = Path(__file__).resolve().parents[2] / "functions"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(functions_dir)},
+    )
+    # Then neither heavy dependency was imported: cold starts stay cheap
+    assert result.stdout.strip() == "[]"
+
+
+# --- what data a template needs ----------------------------------------------------------
+
+
+def test_missing_names_are_listed_exactly_and_sorted():
+    # Given data lacking two top-level names
+    template = CATALOG.get("password_reset")
+    # When asking what's missing / Then exactly those two come back, sorted
+    assert template.missing({"name": "Ada"}) == ["expires_in_minutes", "reset_url"]
+
+
+def test_null_counts_as_missing_but_zero_and_empty_do_not():
+    template = CATALOG.get("password_reset")
+    data = {"name": "", "reset_url": None, "expires_in_minutes": 0}
+    assert template.missing(data) == ["reset_url"]
+
+
+def test_missing_item_fields_are_named_by_position():
+    # Given an order whose second item lacks its price
+    data = order(
+        items=[{"name": "Poster", "quantity": 1, "price": "$1"}, {"name": "Pen", "quantity": 2}]
+    )
+    # When asking what's missing / Then the field is pointed at precisely
+    assert CATALOG.get("order_confirmation").missing(data) == ["items[1].price"]
+
+
+def test_check_reports_missing_data_in_plain_words():
+    # When checking welcome data without the action URL
+    with pytest.raises(MissingTemplateData) as raised:
+        CATALOG.get("welcome").check({"name": "Ada"})
+    # Then the error lists it and says what to do
+    assert raised.value.details == {"missing": ["action_url"]}
+    assert raised.value.message == (
+        "Template 'welcome' needs data for: action_url. Add them to `data`."
+    )
+
+
+def test_render_refuses_incomplete_data():
+    with pytest.raises(MissingTemplateData):
+        CATALOG.get("welcome").render({"name": "Ada"})
+
+
+def test_items_that_are_not_a_list_are_a_validation_error():
+    # When `items` is a string instead of a list
+    with pytest.raises(RequestValidationError) as raised:
+        CATALOG.get("order_confirmation").check(order(items="3 posters"))
+    # Then the error points at the field
+    assert raised.value.details["field"] == "data.items"
+    assert "list" in raised.value.message
+
+
+def test_an_item_that_is_not_an_object_is_a_validation_error():
+    with pytest.raises(RequestValidationError) as raised:
+        CATALOG.get("order_confirmation").check(order(items=["poster"]))
+    assert raised.value.details == {"field": "data.items", "index": 0, "expected": "object"}
+
+
+def test_data_that_is_not_an_object_is_a_validation_error():
+    with pytest.raises(RequestValidationError) as raised:
+        CATALOG.get("welcome").check(["Ada"])
+    assert raised.value.details["field"] == "data"
+
+
+# --- escaping ----------------------------------------------------------------------------
+
+
+def test_html_part_escapes_markup_in_data():
+    # Given a name carrying a script tag
+    email = CATALOG.get("welcome").render(
+        {"name": "<script>alert(1)</script>", "action_url": "https://example.com/?a=1&b=2"}
+    )
+    # Then the HTML part shows it as text, never as markup
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
+    assert 'href="https://example.com/?a=1&amp;b=2"' in email.html
+
+
+def test_subject_and_text_part_keep_data_as_written():
+    # Given data with characters HTML would escape
+    email = CATALOG.get("welcome").render(
+        {"name": "O'Brien & <Co>", "action_url": "https://example.com/?a=1&b=2"}
+    )
+    # Then plain-text parts show them as typed, not as HTML entities
+    assert email.subject == "Welcome to Acme, O'Brien & <Co>"
+    assert "Welcome, O'Brien & <Co>!" in email.text
+    assert "https://example.com/?a=1&b=2" in email.text
+
+
+# --- the build ---------------------------------------------------------------------------
+
+
+def test_the_committed_json_is_a_fresh_build_of_the_sources():
+    # Given the template sources / When building them
+    fresh = render_catalog_json(build_catalog(SOURCE_DIR))
+    # Then the result is byte for byte what is committed (rebuild with
+    # `python -m mailroom_dev.templates_build` after editing templates/)
+    assert DEFAULT_CATALOG_PATH.read_text(encoding="utf-8") == fresh
+
+
+def write_template(root: Path, *, html: str, variables: list[str], example: dict) -> Path:
+    folder = root / "greeting"
+    folder.mkdir(parents=True)
+    meta = {"subject": "Hello {{{name}}}", "variables": variables, "lists": {}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "example.json").write_text(json.dumps(example))
+    (folder / "body.html.j2").write_text(html)
+    (folder / "body.txt.j2").write_text("Hello {{{name}}}\n")
+    return root
+
+
+def test_a_minimal_template_builds(tmp_path):
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables=["name"], example={"name": "Ada"}
+    )
+    built = build_catalog(source)["greeting"]
+    assert built["variables"] == ["name"]
+    assert built["html"] == "<p>Hi {{name}}</p>\n"
+
+
+def test_an_undeclared_variable_fails_the_build(tmp_path):
+    # Given a template using {{nickname}} that meta.json doesn't declare
+    source = write_template(
+        tmp_path,
+        html="<p>Hi {{name}}, or {{nickname}}</p>",
+        variables=["name"],
+        example={"name": "Ada"},
+    )
+    # When building / Then the build fails naming the variable and the file to fix
+    with pytest.raises(TemplateBuildError, match=r"uses \{\{nickname\}\} but doesn't declare"):
+        build_catalog(source)
+
+
+def test_unescaped_placeholders_in_html_fail_the_build(tmp_path):
+    source = write_template(
+        tmp_path, html="<p>Hi {{{name}}}</p>", variables=["name"], example={"name": "Ada"}
+    )
+    with pytest.raises(TemplateBuildError, match="skips HTML escaping"):
+        build_catalog(source)
+
+
+def test_an_incomplete_example_fails_the_build(tmp_path):
+    source = write_template(tmp_path, html="<p>Hi {{name}}</p>", variables=["name"], example={})
+    with pytest.raises(TemplateBuildError, match="lacks data for: name"):
+        build_catalog(source)
+
+
+def test_an_unclosed_block_fails_the_build(tmp_path):
+    source = write_template(
+        tmp_path, html="{{#if name}}<p>Hi {{name}}</p>", variables=["name"], example={"name": "A"}
+    )
+    with pytest.raises(TemplateBuildError, match=r"\{\{#if\}\} is never closed"):
+        build_catalog(source)
+
+
+def test_the_check_mode_reports_a_stale_output_without_writing_it(tmp_path):
+    # Given a compiled file that doesn't match the sources
+    output = tmp_path / "compiled.json"
+    output.write_text("{}\n")
+    # When running the build in check mode / Then it fails and leaves the file alone
+    assert main(["--check", "--output", str(output)]) == 1
+    assert output.read_text() == "{}\n"
