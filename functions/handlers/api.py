@@ -304,7 +304,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             details={"limit": MAX_REQUEST_BODY_BYTES})
         return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(error.to_body())}
-    deps = _dependencies.cache_info().currsize and _dependencies()
-    if deps:
-        deps["idempotent"].config.register_lambda_context(context)
+    # Lets idempotency records expire if this invocation times out mid-request.
+    _dependencies()["idempotent"].config.register_lambda_context(context)
     return app.resolve(event, context)

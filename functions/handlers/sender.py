@@ -25,7 +25,9 @@ from mailroom.settings import sender_settings
 logger = Logger(service="mailroom-sender")
 tracer = Tracer(service="mailroom-sender")
 metrics = Metrics(namespace="Mailroom", service="mailroom-sender")
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# Every record failing is reported like any partial failure, not raised: same effect on SQS,
+# and the handler's answer stays one shape.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
@@ -68,13 +70,14 @@ def send_record(record: SQSRecord) -> SendResult:
         if attempt >= deps["max_receive_count"]:
             deps["sender"].give_up(request, attempt, error)
             logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
+            delay = 0  # visible at once, so SQS moves it to the DLQ on its next receive
         else:
             delay = retry_delay(attempt)
-            deps["sqs"].change_message_visibility(
-                QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
-                VisibilityTimeout=delay)
             logger.warning("transient send failure, retrying", retry_in_seconds=delay,
                            error=str(error))
+        deps["sqs"].change_message_visibility(
+            QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=delay)
         metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,181 @@
+"""The API Lambda on moto: every route and error code of the contract (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tests.integration.lambda_events import LambdaContext, api_event
+
+WELCOME = {"to": "ada@example.com", "template": "welcome",
+           "data": {"name": "Ada", "action_url": "https://app.example.com/start"}}
+
+
+@pytest.fixture
+def api(api_env):
+    from handlers import api as module
+
+    def call(method: str, path: str, body=None, headers=None, query=None):
+        response = module.handler(api_event(method, path, body, headers, query), LambdaContext())
+        body = json.loads(response["body"]) if response.get("body") else None
+        return response["statusCode"], body
+
+    return call
+
+
+def queued_count(api_env) -> int:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    attributes = sqs.get_queue_attributes(QueueUrl=api_env["MAILROOM_SEND_QUEUE_URL"],
+                                          AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_an_accepted_email_answers_202_and_reads_back_queued(api, api_env):
+    status, body = api("POST", "/v1/emails", WELCOME)
+
+    assert (status, body["status"]) == (202, "queued")
+    status, message = api("GET", f"/v1/emails/{body['id']}")
+    assert (status, message["status"], message["to"]) == (200, "queued", "ada@example.com")
+    assert [event["type"] for event in message["events"]] == ["queued"]
+    assert message["failure"] is None
+    assert queued_count(api_env) == 1
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ("{not json", 400, "invalid_json"),
+    ({"template": "welcome"}, 422, "validation_error"),
+    ({**WELCOME, "to": "ada@gmial.com"}, 422, "invalid_address"),
+    ({**WELCOME, "to": "ada@example.com\r\nBcc: everyone@example.com"}, 422, "invalid_address"),
+    ({**WELCOME, "template": "newsletter"}, 422, "unknown_template"),
+    ({**WELCOME, "data": {"name": "Ada"}}, 422, "missing_template_data"),
+    ({**WELCOME, "from": "ceo@elsewhere.example.org"}, 422, "sender_not_allowed"),
+    ({**WELCOME, "surprise": True}, 422, "validation_error"),
+])
+def test_bad_input_gets_the_contract_error_and_nothing_is_queued(api, api_env, body, status,
+                                                                 code):
+    got_status, got = api("POST", "/v1/emails", body)
+
+    assert (got_status, got["error"]["code"]) == (status, code)
+    assert got["error"]["message"]
+    assert queued_count(api_env) == 0
+
+
+def test_a_typo_error_carries_the_field_and_a_suggestion(api):
+    _, body = api("POST", "/v1/emails", {**WELCOME, "to": "ada@hotmial.com"})
+
+    assert body["error"]["details"] == {"field": "to", "suggestion": "ada@hotmail.com"}
+
+
+def test_missing_template_data_names_every_missing_variable(api):
+    _, body = api("POST", "/v1/emails", {**WELCOME, "template": "order_confirmation",
+                                         "data": {"name": "Ada"}})
+
+    assert body["error"]["details"] == {"missing": ["items", "order_id", "total"]}
+
+
+def test_a_body_over_the_limit_is_413_before_any_work(api, api_env):
+    status, body = api("POST", "/v1/emails", json.dumps({**WELCOME, "pad": "x" * 600_000}))
+
+    assert (status, body["error"]["code"]) == (413, "payload_too_large")
+    assert queued_count(api_env) == 0
+
+
+def test_a_suppressed_recipient_is_refused_with_reason_and_since(api, api_env):
+    assert api("PUT", "/v1/suppressions/ada@example.com", {"reason": "manual"})[0] == 200
+
+    status, body = api("POST", "/v1/emails", WELCOME)
+
+    assert (status, body["error"]["code"]) == (422, "recipient_suppressed")
+    assert body["error"]["details"]["reason"] == "manual"
+    assert body["error"]["details"]["since"]
+    assert queued_count(api_env) == 0
+
+
+def test_the_same_idempotency_key_and_body_returns_the_first_answer_and_sends_nothing_new(
+        api, api_env):
+    first = api("POST", "/v1/emails", WELCOME, headers={"Idempotency-Key": "order-42"})
+    again = api("POST", "/v1/emails", WELCOME, headers={"Idempotency-Key": "order-42"})
+
+    assert first == again
+    assert first[0] == 202
+    assert queued_count(api_env) == 1
+
+
+def test_the_same_idempotency_key_with_another_body_is_a_conflict(api, api_env):
+    api("POST", "/v1/emails", {**WELCOME, "idempotency_key": "order-42"})
+
+    status, body = api("POST", "/v1/emails", {**WELCOME, "idempotency_key": "order-42",
+                                              "data": {"name": "Bob", "action_url": "u"}})
+
+    assert (status, body["error"]["code"]) == (409, "idempotency_conflict")
+    assert queued_count(api_env) == 1
+
+
+def test_a_batch_accepts_the_good_items_and_explains_the_bad_ones_in_order(api, api_env):
+    status, body = api("POST", "/v1/emails/batch", {"emails": [
+        WELCOME, {**WELCOME, "template": "nope"}, {"to": "x@example.com"},
+        {**WELCOME, "to": "bob@example.com"},
+    ]})
+
+    assert status == 202
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3]
+    assert [r.get("status") or r["error"]["code"] for r in results] == [
+        "queued", "unknown_template", "validation_error", "queued"]
+    assert queued_count(api_env) == 2
+
+
+def test_a_batch_over_100_items_is_refused(api):
+    status, body = api("POST", "/v1/emails/batch", {"emails": [WELCOME] * 101})
+
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+
+
+def test_an_unknown_message_is_404(api):
+    status, body = api("GET", "/v1/emails/does-not-exist")
+
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_suppressions_can_be_added_read_listed_and_removed(api):
+    api("PUT", "/v1/suppressions/Ada%40Example.com", {"reason": "manual", "note": "asked"})
+
+    status, entry = api("GET", "/v1/suppressions/ada@example.com")
+    assert (status, entry["reason"], entry["source"], entry["note"]) == (
+        200, "manual", "api", "asked")
+    _, listing = api("GET", "/v1/suppressions", query={"reason": "manual"})
+    assert [item["email"] for item in listing["items"]] == ["ada@example.com"]
+    assert api("DELETE", "/v1/suppressions/ada@example.com")[0] == 204
+    assert api("GET", "/v1/suppressions/ada@example.com")[0] == 404
+    assert api("DELETE", "/v1/suppressions/ada@example.com")[0] == 404
+
+
+def test_templates_are_listed_with_their_variables(api):
+    _, body = api("GET", "/v1/templates")
+
+    by_name = {item["name"]: item for item in body["items"]}
+    assert by_name["password_reset"]["variables"] == ["expires_in_minutes", "name", "reset_url"]
+
+
+def test_a_template_preview_renders_subject_html_and_text(api):
+    status, body = api("POST", "/v1/templates/welcome/preview",
+                       {"data": {"name": "Ada <b>", "action_url": "https://x.example.com/a"}})
+
+    assert status == 200
+    assert "Ada &lt;b&gt;" in body["html"]
+    assert "https://x.example.com/a" in body["text"]
+
+
+def test_previewing_an_unknown_template_is_404_and_missing_data_is_422(api):
+    assert api("POST", "/v1/templates/nope/preview", {"data": {}})[0] == 404
+    status, body = api("POST", "/v1/templates/welcome/preview", {"data": {"name": "A"}})
+    assert (status, body["error"]["code"]) == (422, "missing_template_data")
+
+
+def test_health_and_the_openapi_document(api):
+    assert api("GET", "/v1/health") == (200, {"status": "ok", "sending": "enabled"})
+    status, document = api("GET", "/v1/openapi.json")
+    assert status == 200
+    assert "/v1/emails" in document["paths"]

@@ -1,0 +1,140 @@
+"""The sender Lambda on moto: SQS batches, redelivery, partial failure, the DLQ."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from mailroom import settings
+from mailroom.adapters.dynamodb import DynamoMessageStore
+from mailroom.models import Message, SendRequest, Status, utcnow
+from mailroom.sending import TransientSendError
+
+from tests.fakes import FakeMailer
+from tests.integration.lambda_events import LambdaContext, sqs_event
+
+
+@pytest.fixture
+def sender(monkeypatch, messages_table, suppressions_table, send_queue, notifications):
+    env = {
+        "MAILROOM_MESSAGES_TABLE": messages_table,
+        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
+        "MAILROOM_CONFIGURATION_SET": "mailroom",
+        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
+        "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
+        "MAILROOM_MAX_SEND_RATE": "1000",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings.sender_settings.cache_clear()
+    from handlers import sender as module
+
+    module._dependencies.cache_clear()
+    mailer = FakeMailer()
+    module._dependencies()["sender"].mailer = mailer
+    monkeypatch.setattr(module, "retry_delay", lambda attempt: 0)  # retry at once in tests
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    arn = sqs.get_queue_attributes(QueueUrl=send_queue["url"], AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    yield {"module": module, "mailer": mailer, "sqs": sqs, "arn": arn, **send_queue,
+           "store": DynamoMessageStore(messages_table)}
+    module._dependencies.cache_clear()
+    settings.sender_settings.cache_clear()
+
+
+def enqueue(sender, to: str) -> str:
+    request = SendRequest(id=f"id-{to}", to=to, from_address="no-reply@mail.example.com",
+                          template="welcome", data={"name": "A", "action_url": "u"})
+    now = utcnow()
+    sender["store"].create(Message(id=request.id, status=Status.QUEUED, to=to,
+                                   from_address=request.from_address, template="welcome",
+                                   created_at=now, updated_at=now))
+    sender["sqs"].send_message(QueueUrl=sender["url"],
+                               MessageBody=request.model_dump_json(by_alias=True))
+    return request.id
+
+
+def poll(sender, queue_url: str | None = None) -> tuple[list[dict], dict]:
+    """What the Lambda event source mapping does: receive, invoke, delete the successes."""
+    messages = sender["sqs"].receive_message(
+        QueueUrl=queue_url or sender["url"], MaxNumberOfMessages=10,
+        AttributeNames=["All"]).get("Messages", [])
+    if not messages:
+        return [], {"batchItemFailures": []}
+    response = sender["module"].handler(sqs_event(messages, sender["arn"]), LambdaContext())
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    for message in messages:
+        if message["MessageId"] not in failed:
+            sender["sqs"].delete_message(QueueUrl=sender["url"],
+                                         ReceiptHandle=message["ReceiptHandle"])
+    return messages, response
+
+
+def test_a_batch_is_sent_and_each_message_records_its_ses_id(sender):
+    ids = [enqueue(sender, f"user{i}@example.com") for i in range(5)]
+
+    poll(sender)
+
+    assert sorted(r.id for r in sender["mailer"].sent) == sorted(ids)
+    assert all(sender["store"].get(i).status is Status.SENT for i in ids)
+
+
+def test_the_same_sqs_record_delivered_twice_makes_one_ses_call(sender):
+    enqueue(sender, "ada@example.com")
+    messages = sender["sqs"].receive_message(QueueUrl=sender["url"],
+                                             AttributeNames=["All"])["Messages"]
+    event = sqs_event(messages, sender["arn"])
+
+    first = sender["module"].handler(event, LambdaContext())
+    second = sender["module"].handler(event, LambdaContext())
+
+    assert first == second == {"batchItemFailures": []}
+    assert len(sender["mailer"].sent) == 1
+
+
+def test_only_the_failed_record_of_a_batch_is_retried(sender):
+    enqueue(sender, "ok@example.com")
+    failing = enqueue(sender, "slow@example.com")
+    attempts = iter([TransientSendError("TooManyRequestsException", throttled=True)])
+    sender["mailer"].failures["slow@example.com"] = lambda: next(attempts, None)
+
+    messages, response = poll(sender)
+    assert len(messages) == 2
+    assert len(response["batchItemFailures"]) == 1
+    assert sender["store"].get(failing).status is Status.QUEUED
+
+    poll(sender)  # the redelivery
+    assert sender["store"].get(failing).status is Status.SENT
+    assert sorted(r.to for r in sender["mailer"].sent) == ["ok@example.com", "slow@example.com"]
+
+
+def test_a_message_that_keeps_failing_is_recorded_failed_and_lands_in_the_dlq(sender):
+    failing = enqueue(sender, "down@example.com")
+    sender["mailer"].failures["down@example.com"] = TransientSendError("InternalFailure")
+
+    for _ in range(6):  # maxReceiveCount is 5; the sixth receive moves it to the DLQ
+        poll(sender)
+
+    message = sender["store"].get(failing)
+    assert message.status is Status.FAILED
+    assert message.failure.reason == "retries_exhausted"
+    dead = sender["sqs"].receive_message(QueueUrl=sender["dlq_url"]).get("Messages", [])
+    assert [json.loads(m["Body"])["id"] for m in dead] == [failing]
+
+
+def test_a_permanent_failure_is_not_retried_and_apps_hear_about_it(sender, notifications):
+    from mailroom.models import Failure
+    from mailroom.sending import PermanentSendError
+
+    failing = enqueue(sender, "bad@example.com")
+    sender["mailer"].failures["bad@example.com"] = PermanentSendError(
+        Status.REJECTED, Failure(reason="rejected", action="Check the content."))
+
+    _, response = poll(sender)
+
+    assert response == {"batchItemFailures": []}
+    assert sender["store"].get(failing).status is Status.REJECTED
+    inbox = sender["sqs"].receive_message(QueueUrl=notifications["queue_url"],
+                                          MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(inbox[0]["Body"])["type"] == "email.rejected"

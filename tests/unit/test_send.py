@@ -1,0 +1,148 @@
+"""The send path: exactly-once effect, suppression re-check, error classification."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from mailroom.models import Failure, Message, SendRequest, Status, Suppression, SuppressionReason
+from mailroom.send import Sender, SendResult
+from mailroom.sending import PermanentSendError, TransientSendError
+
+from tests.fakes import FakeMailer, FakeMessageStore, FakePublisher, FakeSuppressionStore
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sender(clock) -> Sender:
+    return Sender(messages=FakeMessageStore(), suppressions=FakeSuppressionStore(),
+                  mailer=FakeMailer(), publisher=FakePublisher(),
+                  lease=timedelta(seconds=90), clock=clock)
+
+
+def queued(sender: Sender, to: str = "ada@example.com") -> SendRequest:
+    request = SendRequest(id=f"msg-{to}", to=to, from_address="no-reply@mail.example.com",
+                          template="welcome", data={"name": "Ada", "action_url": "u"},
+                          tags={"campaign": "onboarding"})
+    sender.messages.create(Message(id=request.id, status=Status.QUEUED, to=to,
+                                   from_address=request.from_address, template="welcome",
+                                   created_at=NOW, updated_at=NOW))
+    return request
+
+
+def test_a_queued_message_is_sent_and_its_ses_id_recorded(sender):
+    request = queued(sender)
+
+    assert sender.send(request) is SendResult.SENT
+
+    message = sender.messages.get(request.id)
+    assert message.status is Status.SENT
+    assert message.ses_message_id == "0100019a-fake-000001"
+    assert [event.type for event in message.events] == ["sent"]
+
+
+def test_the_same_queue_message_delivered_twice_calls_ses_once(sender):
+    request = queued(sender)
+
+    sender.send(request)
+    second = sender.send(request)
+
+    assert second is SendResult.DUPLICATE
+    assert len(sender.mailer.sent) == 1
+
+
+def test_a_message_claimed_by_a_live_worker_is_retried_later_not_sent(sender, clock):
+    request = queued(sender)
+    sender.messages.claim(request.id, clock(), timedelta(seconds=90))
+
+    with pytest.raises(TransientSendError):
+        sender.send(request)
+    assert sender.mailer.sent == []
+
+
+def test_a_worker_that_crashed_after_claiming_is_recovered_once_its_lease_expires(sender, clock):
+    request = queued(sender)
+    sender.messages.claim(request.id, clock(), timedelta(seconds=90))  # then it crashed
+    clock.now = NOW + timedelta(seconds=91)
+
+    assert sender.send(request) is SendResult.SENT
+    assert len(sender.mailer.sent) == 1
+
+
+def test_an_ses_id_recorded_from_the_send_event_prevents_a_second_send(sender, clock):
+    # SES accepted it, the worker crashed before recording, the Send event recorded the id.
+    request = queued(sender)
+    sender.messages.claim(request.id, clock(), timedelta(seconds=90))
+    sender.messages.record_sent(request.id, "ses-from-event", clock())
+    clock.now = NOW + timedelta(seconds=91)
+
+    assert sender.send(request) is SendResult.DUPLICATE
+    assert sender.mailer.sent == []
+
+
+def test_an_address_suppressed_after_acceptance_ends_suppressed_without_ses(sender):
+    request = queued(sender)
+    sender.suppressions.put(Suppression(email="ada@example.com",
+                                        reason=SuppressionReason.COMPLAINT,
+                                        created_at=NOW, source="ses"))
+
+    assert sender.send(request) is SendResult.SUPPRESSED
+
+    message = sender.messages.get(request.id)
+    assert message.status is Status.SUPPRESSED
+    assert message.failure.reason == "recipient_suppressed"
+    assert sender.mailer.sent == []
+    assert [n.type for n in sender.publisher.published] == ["email.suppressed"]
+
+
+def test_a_transient_failure_releases_the_claim_so_the_retry_can_send(sender):
+    request = queued(sender)
+    attempts = iter([TransientSendError("TooManyRequestsException", throttled=True), None])
+    sender.mailer.failures[request.to] = lambda: next(attempts)
+
+    with pytest.raises(TransientSendError):
+        sender.send(request)
+    assert sender.send(request) is SendResult.SENT
+    assert sender.messages.get(request.id).status is Status.SENT
+
+
+def test_a_permanent_failure_is_recorded_with_its_reason_and_published(sender):
+    request = queued(sender)
+    failure = Failure(reason="rejected", action="Check the content.",
+                      diagnostic="MessageRejected: Email address is not verified.")
+    sender.mailer.failures[request.to] = PermanentSendError(Status.REJECTED, failure)
+
+    assert sender.send(request) is SendResult.FAILED
+
+    message = sender.messages.get(request.id)
+    assert message.status is Status.REJECTED
+    assert message.failure == failure
+    notification = sender.publisher.published[0]
+    assert (notification.type, notification.message_id) == ("email.rejected", request.id)
+    assert notification.tags == {"campaign": "onboarding"}
+
+
+def test_giving_up_after_the_last_attempt_records_why_and_where_the_message_is(sender):
+    request = queued(sender)
+
+    sender.give_up(request, 5, TransientSendError("InternalFailure: boom"))
+
+    message = sender.messages.get(request.id)
+    assert message.status is Status.FAILED
+    assert message.failure.reason == "retries_exhausted"
+    assert "dead-letter queue" in message.failure.action
+    assert [n.type for n in sender.publisher.published] == ["email.failed"]

@@ -1,0 +1,83 @@
+"""The SES v2 adapter against botocore's Stubber, which validates every request against the
+real SES v2 service model — so the request shape is the one SES accepts."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from mailroom.adapters.ses import SesMailer
+from mailroom.models import SendRequest, Status
+from mailroom.sending import PermanentSendError, TransientSendError
+
+REQUEST = SendRequest(id="m-1", to="ada@example.com", from_address="Acme <no-reply@x.com>",
+                      reply_to=["help@x.com"], template="welcome",
+                      data={"name": "Ada", "action_url": "https://x.com/a"},
+                      tags={"campaign": "onboarding"})
+
+
+@pytest.fixture
+def stubbed():
+    client = boto3.client("sesv2", region_name="us-east-1", aws_access_key_id="k",
+                          aws_secret_access_key="s")
+    with Stubber(client) as stubber:
+        yield SesMailer("mailroom-events", template_prefix="Mailroom-", client=client), stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_send_uses_the_stored_template_the_configuration_set_and_the_message_tag(stubbed):
+    mailer, stubber = stubbed
+    stubber.add_response("send_email", {"MessageId": "0100-abc"}, {
+        "FromEmailAddress": "Acme <no-reply@x.com>",
+        "Destination": {"ToAddresses": ["ada@example.com"]},
+        "ReplyToAddresses": ["help@x.com"],
+        "Content": {"Template": {"TemplateName": "Mailroom-welcome",
+                                 "TemplateData": '{"name": "Ada", "action_url": "https://x.com/a"}'}},
+        "EmailTags": [{"Name": "mailroom_id", "Value": "m-1"},
+                      {"Name": "campaign", "Value": "onboarding"}],
+        "ConfigurationSetName": "mailroom-events",
+    })
+
+    assert mailer.send(REQUEST) == "0100-abc"
+
+
+@pytest.mark.parametrize(("code", "http", "throttled"), [
+    ("TooManyRequestsException", 429, True),
+    ("LimitExceededException", 400, True),
+    ("InternalFailure", 500, False),
+    ("ServiceUnavailable", 503, False),
+])
+def test_throttling_and_server_errors_are_transient(stubbed, code, http, throttled):
+    mailer, stubber = stubbed
+    stubber.add_client_error("send_email", service_error_code=code, http_status_code=http)
+
+    with pytest.raises(TransientSendError) as caught:
+        mailer.send(REQUEST)
+    assert caught.value.throttled is throttled
+
+
+@pytest.mark.parametrize(("code", "status", "reason"), [
+    ("MessageRejected", Status.REJECTED, "rejected"),
+    ("MailFromDomainNotVerifiedException", Status.FAILED, "sender_not_verified"),
+    ("NotFoundException", Status.RENDER_FAILED, "template_not_found"),
+    ("SendingPausedException", Status.FAILED, "sending_paused"),
+    ("AccountSuspendedException", Status.FAILED, "account_suspended"),
+    ("SomethingNew", Status.FAILED, "send_failed"),
+])
+def test_errors_retrying_cannot_fix_are_permanent_with_a_reason(stubbed, code, status, reason):
+    mailer, stubber = stubbed
+    stubber.add_client_error("send_email", service_error_code=code,
+                             service_message="details from SES", http_status_code=400)
+
+    with pytest.raises(PermanentSendError) as caught:
+        mailer.send(REQUEST)
+    assert (caught.value.status, caught.value.failure.reason) == (status, reason)
+    assert "details from SES" in caught.value.failure.diagnostic
+
+
+def test_the_account_send_rate_comes_from_get_account(stubbed):
+    mailer, stubber = stubbed
+    stubber.add_response("get_account", {"SendQuota": {
+        "Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 10.0}})
+
+    assert mailer.max_send_rate() == 14.0
