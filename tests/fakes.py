@@ -31,6 +31,10 @@ class FakeMessageStore:
         assert message.id not in self.messages, "message ids are unique"
         self.messages[message.id] = message.model_copy(deep=True)
 
+    def create_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self.create(message)
+
     def get(self, message_id: str) -> Message | None:
         message = self.messages.get(message_id)
         return message.model_copy(deep=True) if message else None
@@ -99,6 +103,10 @@ class FakeSuppressionStore:
     def get(self, email: str, now: datetime) -> Suppression | None:
         item = self.items.get(email)
         return item if item and item.is_active(now) else None
+
+    def get_many(self, emails: Sequence[str], now: datetime) -> dict[str, Suppression]:
+        found = {email: self.get(email, now) for email in emails}
+        return {email: item for email, item in found.items() if item is not None}
 
     def put(self, suppression: Suppression) -> None:
         self.items[suppression.email] = suppression

@@ -30,7 +30,7 @@ from mailroom.models import (
     utcnow,
 )
 from mailroom.settings import api_settings
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 logger = Logger(service="mailroom-api")
 tracer = Tracer(service="mailroom-api")
@@ -131,20 +131,30 @@ def send_email(body: Annotated[EmailRequest, Body()]):
 
 @app.post("/v1/emails/batch", summary="Send up to 100 emails; each item accepted or refused")
 def send_batch(body: Annotated[BatchRequest, Body()]):
-    results: list[dict[str, Any]] = []
+    results: dict[int, dict[str, Any]] = {}
+    unkeyed: list[tuple[int, EmailRequest]] = []
     for index, item in enumerate(body.emails):
         try:
-            results.append({"index": index, **_accept(item, None)})
+            request = EmailRequest.model_validate(item)
+            if request.idempotency_key:  # each keyed item takes the idempotent path
+                results[index] = _accept(item, None)
+            else:
+                unkeyed.append((index, request))
         except MailroomError as error:
-            results.append({"index": index, **error.to_body()})
-        except ValueError as error:  # pydantic's ValidationError
-            results.append({"index": index, "error": {
+            results[index] = error.to_body()
+        except ValidationError as error:
+            results[index] = {"error": {
                 "code": "validation_error", "message": "The item is not a valid email request.",
-                "details": _pydantic_details(error)}})
-    accepted = sum(1 for result in results if "id" in result)
-    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=accepted)
+                "details": [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+                            for e in error.errors()]}}
+    accepted = _dependencies()["acceptor"].accept_many([request for _, request in unkeyed])
+    for (index, _), result in zip(unkeyed, accepted, strict=True):
+        results[index] = result.to_body() if isinstance(result, MailroomError) else result
+    ordered = [{"index": index, **results[index]} for index in range(len(body.emails))]
+    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count,
+                       value=sum(1 for result in ordered if "id" in result))
     return Response(status_code=202, content_type="application/json",
-                    body={"results": results})
+                    body={"results": ordered})
 
 
 @app.get("/v1/emails/<message_id>", summary="A message's status and timeline")
@@ -284,12 +294,6 @@ def _unquote(value: str) -> str:
     from urllib.parse import unquote
 
     return unquote(value)
-
-
-def _pydantic_details(error: ValueError) -> list[dict[str, Any]]:
-    errors = getattr(error, "errors", lambda: [])()
-    return [{"field": ".".join(str(p) for p in item.get("loc", ())), "problem": item.get("msg")}
-            for item in errors]
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,6 +5,7 @@ later through SQS visibility with exponential backoff and jitter."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
@@ -54,7 +55,10 @@ def _dependencies() -> dict[str, Any]:
 
     sender.lease = timedelta(seconds=settings.lease_seconds)
     return {"sender": sender, "sqs": boto3.client("sqs"),
-            "semaphore_size": settings.send_concurrency,
+            # Threads, not the default executor: its size follows the CPU count, and SES
+            # calls wait on the network, not the CPU.
+            "executor": ThreadPoolExecutor(max_workers=settings.send_concurrency,
+                                           thread_name_prefix="send"),
             "max_receive_count": settings.max_receive_count,
             "queue_url": settings.send_queue_url}
 
@@ -84,22 +88,16 @@ def send_record(record: SQSRecord) -> SendResult:
     return result
 
 
-_semaphore: asyncio.Semaphore | None = None
-
-
 async def _send_record_async(record: SQSRecord) -> str:
-    # Each Lambda invocation gets a fresh event loop from asyncio.run; so does the semaphore.
-    assert _semaphore is not None
-    async with _semaphore:
-        return (await asyncio.to_thread(send_record, record)).value
+    executor = _dependencies()["executor"]
+    result = await asyncio.get_running_loop().run_in_executor(executor, send_record, record)
+    return result.value
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _semaphore
-    _semaphore = asyncio.Semaphore(_dependencies()["semaphore_size"])
     return async_process_partial_response(
         event=event, record_handler=_send_record_async, processor=processor, context=context
     )

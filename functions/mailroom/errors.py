@@ -61,3 +61,7 @@ class SendingPaused(MailroomError):
 
 class NotFound(MailroomError):
     code, http_status = "not_found", 404
+
+
+class QueueUnavailable(MailroomError):
+    code, http_status = "queue_unavailable", 503

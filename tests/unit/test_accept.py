@@ -144,3 +144,32 @@ def test_template_data_too_big_for_the_queue_is_refused(acceptor):
 
     assert caught.value.details["limit"] < caught.value.details["size"]
     assert acceptor.queue.sent == []
+
+
+def test_messages_the_queue_refused_are_closed_so_a_retry_cannot_send_twice(acceptor):
+    from mailroom.errors import QueueUnavailable
+
+    def refuse(requests):
+        raise RuntimeError("SQS is down")
+
+    acceptor.queue.enqueue = refuse
+
+    with pytest.raises(QueueUnavailable):
+        acceptor.accept(request())
+
+    [message] = acceptor.messages.messages.values()
+    assert message.status is Status.FAILED
+    assert message.failure.reason == "not_queued"
+
+
+def test_a_batch_answers_each_item_in_order_and_queues_only_the_good_ones(acceptor):
+    acceptor.suppressions.put(Suppression(email="bob@example.com",
+                                          reason=SuppressionReason.COMPLAINT,
+                                          created_at=NOW, source="ses"))
+
+    results = acceptor.accept_many([request(), request(to="bob@example.com"),
+                                    request(template="nope"), request(to="cy@example.com")])
+
+    assert [getattr(r, "code", None) or r["status"] for r in results] == [
+        "queued", "recipient_suppressed", "unknown_template", "queued"]
+    assert sorted(q.to for q in acceptor.queue.sent) == ["ada@example.com", "cy@example.com"]

@@ -1,0 +1,74 @@
+"""The sender runs the SES calls of one batch concurrently: a batch of 10 takes about one
+SES round trip, not ten."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from mailroom import settings
+from mailroom.adapters.dynamodb import DynamoMessageStore
+from mailroom.models import Message, SendRequest, Status, utcnow
+
+from tests.fakes import FakeMailer
+from tests.integration.lambda_events import LambdaContext, sqs_event
+
+SES_ROUND_TRIP = 0.2
+
+
+class SlowMailer(FakeMailer):
+    def send(self, request):
+        time.sleep(SES_ROUND_TRIP)
+        return super().send(request)
+
+
+@pytest.fixture
+def sender(monkeypatch, messages_table, suppressions_table, send_queue, notifications):
+    for name, value in {
+        "MAILROOM_MESSAGES_TABLE": messages_table,
+        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
+        "MAILROOM_CONFIGURATION_SET": "mailroom",
+        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
+        "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
+        "MAILROOM_MAX_SEND_RATE": "1000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.sender_settings.cache_clear()
+    from handlers import sender as module
+
+    module._dependencies.cache_clear()
+    module._dependencies()["sender"].mailer = SlowMailer()
+    yield module, DynamoMessageStore(messages_table), send_queue["url"]
+    module._dependencies.cache_clear()
+
+
+def test_a_batch_of_ten_takes_about_one_ses_round_trip(sender, benchmark):
+    module, store, queue_url = sender
+    sqs = boto3.client("sqs", region_name="us-east-1")
+
+    def batch_of_ten():
+        now = utcnow()
+        for i in range(10):
+            request = SendRequest(id=f"{now.timestamp()}-{i}", to=f"u{i}@example.com",
+                                  from_address="a@mail.example.com", template="welcome",
+                                  data={"name": "A", "action_url": "u"})
+            store.create(Message(id=request.id, status=Status.QUEUED, to=request.to,
+                                 from_address=request.from_address, template="welcome",
+                                 created_at=now, updated_at=now))
+            sqs.send_message(QueueUrl=queue_url, MessageBody=request.model_dump_json(
+                by_alias=True))
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                       AttributeNames=["All"])["Messages"]
+        started = time.perf_counter()
+        response = module.handler(sqs_event(messages, "arn:aws:sqs:us-east-1:1:send"),
+                                  LambdaContext())
+        elapsed = time.perf_counter() - started
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        assert response == {"batchItemFailures": []}
+        return elapsed
+
+    elapsed = benchmark.pedantic(batch_of_ten, rounds=3, iterations=1)
+    print(f"\nbatch of 10 with {SES_ROUND_TRIP}s SES round trips: {elapsed:.2f}s")
+    assert elapsed < 3 * SES_ROUND_TRIP  # ten sequential calls would take 10x

@@ -1,0 +1,136 @@
+"""Events λ: SES events → message timeline, suppression list, app notifications.
+
+Normally invoked by the SQS events queue (SNS → SQS, so records batch, retry and dead-letter):
+each record is processed on its own and only failed ones are reported back
+(`batchItemFailures`), so a malformed record never blocks its batch; it is retried and ends in
+the DLQ, its reason logged each time. Also accepts SNS → Lambda directly (`EventSource` is
+`aws:sns`); there any failure raises, so Lambda's own retries and on-failure destination apply.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes import SNSEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mailroom.outcomes import SuppressionPolicy, record_outcomes
+from mailroom.ports import MessageStore, Publisher, SuppressionStore
+from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
+from mailroom.settings import events_settings
+
+logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "mailroom-events"))
+tracer = Tracer()
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "Mailroom"))
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    messages: MessageStore
+    suppressions: SuppressionStore
+    publisher: Publisher
+    policy: SuppressionPolicy
+
+
+@lru_cache(maxsize=1)
+def _dependencies() -> Dependencies:
+    """Built at first use, once per container, so importing this module needs no environment.
+    Tests replace this function to inject in-memory fakes."""
+    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+    from mailroom.adapters.sns import SnsPublisher
+
+    settings = events_settings()
+    return Dependencies(
+        messages=DynamoMessageStore(settings.messages_table),
+        suppressions=DynamoSuppressionStore(settings.suppressions_table),
+        publisher=SnsPublisher(settings.notifications_topic_arn),
+        policy=SuppressionPolicy.from_settings(settings),
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any] | None:
+    if _is_sns_invocation(event):
+        _handle_sns(event)
+        return None
+    return process_partial_response(
+        event=event, record_handler=_handle_sqs_record, processor=processor, context=context
+    )
+
+
+def _is_sns_invocation(event: dict[str, Any]) -> bool:
+    records = event.get("Records") or [{}]
+    return records[0].get("EventSource") == "aws:sns"
+
+
+def _handle_sns(event: dict[str, Any]) -> None:
+    for record in SNSEvent(event).records:
+        _process(
+            record_id=record.sns.message_id,
+            parse=partial(parse_sns_message, record.sns.message),
+        )
+
+
+def _handle_sqs_record(record: SQSRecord) -> None:
+    _process(record_id=record.message_id, parse=lambda: parse_sqs_body(record.body))
+
+
+def _process(record_id: str, parse: Callable[[], list[SesEvent]]) -> None:
+    """One record: parse it, apply its events. Any failure is logged with its reason and
+    re-raised, so the record is retried (and dead-lettered), never silently dropped."""
+    logger.set_correlation_id(record_id)
+    try:
+        events = parse()
+    except MalformedSesEvent as error:
+        metrics.add_metric(name="MalformedSesRecords", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "Malformed SES event record: it will be retried, then dead-lettered",
+            extra={"record_id": record_id, "reason": str(error)},
+        )
+        raise
+    if not events:
+        logger.info("Record carries no SES event (SNS or SES set-up message); nothing to do")
+        return
+    first = events[0]
+    with logger.append_context_keys(
+        ses_message_id=first.ses_message_id,
+        ses_event_type=first.ses_event_type,
+        mailroom_id=first.mailroom_id,
+    ):
+        try:
+            dependencies = _dependencies()
+            published = record_outcomes(
+                events,
+                messages=dependencies.messages,
+                suppressions=dependencies.suppressions,
+                publisher=dependencies.publisher,
+                policy=dependencies.policy,
+            )
+        except Exception:
+            logger.exception("Could not apply SES event record; it will be retried")
+            raise
+        metrics.add_metric(name="SesEvents", unit=MetricUnit.Count, value=len(events))
+        metrics.add_metric(
+            name="NotificationsPublished", unit=MetricUnit.Count, value=len(published)
+        )
+        logger.info(
+            "SES event record applied",
+            extra={
+                "recipients": len(events),
+                "notifications": [notification.type for notification in published],
+            },
+        )
