@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,8 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 SES_MESSAGE_ID_INDEX = "by_ses_message_id"
+DYNAMODB_BATCH_WRITE_LIMIT = 25
+DYNAMODB_BATCH_GET_LIMIT = 100
 REASON_INDEX = "by_reason"
 
 
@@ -88,16 +92,27 @@ class DynamoMessageStore:
 
     # --- writes ------------------------------------------------------------------------
     def create(self, message: Message) -> None:
-        item = message.model_dump(mode="json", exclude_none=True)
-        item["status_rank"] = message.status.rank
-        item["event_keys"] = {event.key for event in message.events} or None
-        if item["event_keys"] is None:
-            del item["event_keys"]
         self.client.put_item(
             TableName=self.table_name,
-            Item={key: _to_ddb(value) for key, value in item.items()},
+            Item=self._to_item(message),
             ConditionExpression="attribute_not_exists(id)",
         )
+
+    @staticmethod
+    def _to_item(message: Message) -> dict[str, Any]:
+        item = message.model_dump(mode="json", exclude_none=True)
+        item["status_rank"] = message.status.rank
+        if message.events:
+            item["event_keys"] = {event.key for event in message.events}
+        return {key: _to_ddb(value) for key, value in item.items()}
+
+    def create_many(self, messages: Sequence[Message]) -> None:
+        """BatchWriteItem, 25 at a time. Ids are fresh UUIDs, so no existence condition is
+        needed (BatchWriteItem has none); unprocessed items are retried with backoff."""
+        requests = [{"PutRequest": {"Item": self._to_item(message)}} for message in messages]
+        for start in range(0, len(requests), DYNAMODB_BATCH_WRITE_LIMIT):
+            _batch_write(self.client, self.table_name,
+                         requests[start:start + DYNAMODB_BATCH_WRITE_LIMIT])
 
     def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
         try:
@@ -241,6 +256,19 @@ class DynamoSuppressionStore:
         suppression = self._to_suppression(item)
         return suppression if suppression.is_active(now) else None
 
+    def get_many(self, emails: Sequence[str], now: datetime) -> dict[str, Suppression]:
+        found: dict[str, Suppression] = {}
+        unique = sorted(set(emails))
+        for start in range(0, len(unique), DYNAMODB_BATCH_GET_LIMIT):
+            keys = [{"email": {"S": email}}
+                    for email in unique[start:start + DYNAMODB_BATCH_GET_LIMIT]]
+            for item in _batch_get(self.client, self.table_name, keys):
+                if "reason" in item:
+                    suppression = self._to_suppression(item)
+                    if suppression.is_active(now):
+                        found[suppression.email] = suppression
+        return found
+
     def put(self, suppression: Suppression) -> None:
         data = suppression.model_dump(mode="json", exclude={"email"})
         sets = [f"#{key} = :{key}" for key, value in data.items() if value is not None]
@@ -339,6 +367,30 @@ class DynamoSuppressionStore:
         return Suppression.model_validate(
             {key: data.get(key) for key in Suppression.model_fields if key in data}
         )
+
+
+def _batch_write(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
+    for attempt in range(8):
+        unprocessed = client.batch_write_item(RequestItems={table: requests}).get(
+            "UnprocessedItems", {}).get(table)
+        if not unprocessed:
+            return
+        requests = unprocessed
+        time.sleep(min(1.0, 0.05 * 2 ** attempt))
+    raise RuntimeError(f"DynamoDB kept {len(requests)} writes unprocessed; try again")
+
+
+def _batch_get(client: Any, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for attempt in range(8):
+        response = client.batch_get_item(
+            RequestItems={table: {"Keys": keys, "ConsistentRead": True}})
+        items += response.get("Responses", {}).get(table, [])
+        keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        if not keys:
+            return items
+        time.sleep(min(1.0, 0.05 * 2 ** attempt))
+    raise RuntimeError(f"DynamoDB kept {len(keys)} reads unprocessed; try again")
 
 
 def _encode_cursor(key: dict[str, Any] | None) -> str | None:
