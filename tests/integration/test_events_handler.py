@@ -1,0 +1,99 @@
+"""The events Lambda on moto with the real adapters: an SES event in its SQS envelope moves
+the message, the suppression list and the notifications topic (DESIGN §2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+
+from mailroom import settings
+from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+from mailroom.models import Message, Status
+from tests.integration.lambda_events import LambdaContext
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def sample(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture
+def events(monkeypatch, messages_table, suppressions_table, notifications):
+    for name, value in {
+        "MAILROOM_MESSAGES_TABLE": messages_table,
+        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
+        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.events_settings.cache_clear()
+    from handlers import events as module
+
+    module._dependencies.cache_clear()
+    yield module
+    module._dependencies.cache_clear()
+    settings.events_settings.cache_clear()
+
+
+def sent_message(messages_table: str, ses_event: dict) -> Message:
+    """The message the sample event is about, as the sender left it."""
+    mail = ses_event["mail"]
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    message = Message(id=mail["tags"]["mailroom_id"][0], status=Status.SENT,
+                      to=mail["destination"][0], from_address=mail["source"],
+                      template="welcome", created_at=at, updated_at=at,
+                      ses_message_id=mail["messageId"])
+    DynamoMessageStore(messages_table).create(message)
+    return message
+
+
+def inbox(queue_url: str) -> list[dict]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"]).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def test_a_hard_bounce_ends_the_message_suppresses_the_address_and_tells_the_app(
+        events, messages_table, suppressions_table, notifications):
+    ses_event = sample("ses/bounce-permanent-general.json")
+    message = sent_message(messages_table, ses_event)
+
+    response = events.handler(sample("sqs-sns-bounce-permanent-general.json"), LambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    stored = DynamoMessageStore(messages_table).get(message.id)
+    assert stored.status is Status.BOUNCED
+    assert stored.failure.reason == "mailbox_does_not_exist"
+    assert [e.type for e in stored.events] == ["bounce"]
+    entry = DynamoSuppressionStore(suppressions_table).get(message.to, datetime.now(UTC))
+    assert entry.reason.value == "hard_bounce"
+    types = sorted(n["type"] for n in inbox(notifications["queue_url"]))
+    assert types == ["email.bounced", "email.suppressed"]
+
+
+def test_the_same_event_delivered_twice_is_recorded_and_announced_once(
+        events, messages_table, notifications):
+    message = sent_message(messages_table, sample("ses/delivery.json"))
+    batch = sample("sqs-sns-delivery.json")
+
+    events.handler(batch, LambdaContext())
+    events.handler(batch, LambdaContext())
+
+    stored = DynamoMessageStore(messages_table).get(message.id)
+    assert [e.type for e in stored.events] == ["delivery"]
+    assert [n["type"] for n in inbox(notifications["queue_url"])] == ["email.delivered"]
+
+
+def test_a_malformed_record_fails_alone(events, messages_table):
+    batch = sample("sqs-batch-poison.json")
+
+    response = events.handler(batch, LambdaContext())
+
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert len(failed) == 1
+    assert len(batch["Records"]) == 2
