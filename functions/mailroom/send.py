@@ -50,6 +50,7 @@ class Sender:
     publisher: Publisher
     pacer: SendPacer | None = None
     lease: timedelta = timedelta(seconds=60)
+    throttle_retries: int = 3
     clock: Callable[[], datetime] = field(default=utcnow)
 
     def send(self, request: SendRequest) -> SendResult:
@@ -73,22 +74,35 @@ class Sender:
             ))
             return SendResult.SUPPRESSED
 
-        if self.pacer:
-            self.pacer.acquire()
         try:
-            ses_message_id = self.mailer.send(request)
-        except TransientSendError as error:
-            if self.pacer and error.throttled:
-                self.pacer.throttled()
+            ses_message_id = self._send_paced(request)
+        except TransientSendError:
             self.messages.release(request.id)
             raise
         except PermanentSendError as error:
             self._finish(request, error.status, error.failure)
             return SendResult.FAILED
-        if self.pacer:
-            self.pacer.succeeded()
         self.messages.record_sent(request.id, ses_message_id, self.clock())
         return SendResult.SENT
+
+    def _send_paced(self, request: SendRequest) -> str:
+        """On throttling, slow down and try again here rather than fail: the pacer halves
+        its rate, so the retry waits its (longer) turn. Other transient errors, and
+        throttling that outlasts `throttle_retries`, go back to SQS for a later attempt."""
+        for attempt in range(self.throttle_retries + 1):
+            if self.pacer:
+                self.pacer.acquire()
+            try:
+                ses_message_id = self.mailer.send(request)
+            except TransientSendError as error:
+                if not (self.pacer and error.throttled) or attempt == self.throttle_retries:
+                    raise
+                self.pacer.throttled()
+                continue
+            if self.pacer:
+                self.pacer.succeeded()
+            return ses_message_id
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def give_up(self, request: SendRequest, attempts: int, error: Exception) -> None:
         """The last attempt failed transiently: record it before SQS moves the message to

@@ -96,7 +96,7 @@ def test_the_same_sqs_record_delivered_twice_makes_one_ses_call(sender):
 def test_only_the_failed_record_of_a_batch_is_retried(sender):
     enqueue(sender, "ok@example.com")
     failing = enqueue(sender, "slow@example.com")
-    attempts = iter([TransientSendError("TooManyRequestsException", throttled=True)])
+    attempts = iter([TransientSendError("InternalFailure: SES had a moment")])
     sender["mailer"].failures["slow@example.com"] = lambda: next(attempts, None)
 
     messages, response = poll(sender)

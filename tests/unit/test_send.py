@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from mailroom.models import Failure, Message, SendRequest, Status, Suppression, SuppressionReason
+from mailroom.pacing import SendPacer
 from mailroom.send import Sender, SendResult
 from mailroom.sending import PermanentSendError, TransientSendError
-
 from tests.fakes import FakeMailer, FakeMessageStore, FakePublisher, FakeSuppressionStore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -146,3 +147,29 @@ def test_giving_up_after_the_last_attempt_records_why_and_where_the_message_is(s
     assert message.failure.reason == "retries_exhausted"
     assert "dead-letter queue" in message.failure.action
     assert [n.type for n in sender.publisher.published] == ["email.failed"]
+
+
+class InstantPacer(SendPacer):
+    def __init__(self) -> None:
+        super().__init__(10, sleep=lambda seconds: None)
+
+
+def test_throttling_slows_down_and_retries_in_place_instead_of_failing(sender):
+    sender.pacer = InstantPacer()
+    request = queued(sender)
+    throttles = iter([TransientSendError("TooManyRequestsException", throttled=True)] * 2)
+    sender.mailer.failures[request.to] = lambda: next(throttles, None)
+
+    assert sender.send(request) is SendResult.SENT
+    assert sender.pacer.rate < 10  # slowed down, recovering
+
+
+def test_throttling_that_outlasts_the_in_place_retries_goes_back_to_the_queue(sender):
+    sender.pacer = InstantPacer()
+    request = queued(sender)
+    sender.mailer.failures[request.to] = TransientSendError("TooManyRequestsException",
+                                                            throttled=True)
+
+    with pytest.raises(TransientSendError):
+        sender.send(request)
+    assert sender.messages.get(request.id).status is Status.QUEUED
