@@ -1,0 +1,190 @@
+"""The HTTP API: API Gateway REST API (API key + usage plan) → api function.
+
+The api function validates, records and enqueues; it never calls SES (DESIGN §1)."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Aws, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from . import config
+from .config import ApiSettings, MailroomConfig
+from .functions import FunctionFactory, FunctionSpec, settings_env
+from .nag import acknowledge
+from .sending import Sending
+from .storage import SUPPRESSIONS_BY_REASON, Storage
+
+STAGE = "prod"
+# Routes anyone may call (DESIGN §4); everything else under /v1 needs the x-api-key header.
+PUBLIC_ROUTES = ("health", "openapi.json")
+
+# API Gateway's own refusals, in the contract's error shape (DESIGN §4). A status of None
+# keeps the one API Gateway chose (502 for a crashed function, 504 for a timeout).
+_R = apigw.ResponseType
+_GATEWAY_ERRORS = (
+    # (construct id, response type, status, code, message)
+    ("InvalidApiKey", _R.INVALID_API_KEY, "403", "forbidden", "Missing or invalid API key."),
+    ("NoSuchRoute", _R.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route."),
+    ("Throttled", _R.THROTTLED, "429", "rate_limited", "Too many requests; slow down."),
+    ("TooLarge", _R.REQUEST_TOO_LARGE, "413", "payload_too_large", "Request too large."),
+    ("BadParameters", _R.BAD_REQUEST_PARAMETERS, "400", "bad_request", "Invalid request."),
+    ("BadBody", _R.BAD_REQUEST_BODY, "400", "bad_request", "Invalid request body."),
+    ("Default5xx", _R.DEFAULT_5_XX, None, "internal_error", "Internal error; retry later."),
+)
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: MailroomConfig,
+        factory: FunctionFactory,
+        storage: Storage,
+        sending: Sending,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = factory.create(
+            self,
+            FunctionSpec(
+                name="api",
+                handler="handlers.api.handler",
+                settings=ApiSettings,
+                environment=settings_env(
+                    ApiSettings,
+                    messages_table=storage.messages.table_name,
+                    suppressions_table=storage.suppressions.table_name,
+                    idempotency_table=storage.idempotency.table_name,
+                    send_queue_url=sending.queues.queue.queue_url,
+                    allowed_senders=list(cfg.allowed_senders),
+                    default_from=cfg.from_address,
+                ),
+                timeout=config.API_TIMEOUT,
+                description="Mailroom HTTP API: validate, record, enqueue",
+                statements=[
+                    Storage.statement(storage.messages, ["PutItem", "GetItem", "UpdateItem"]),
+                    # Suppression lookups and the manual list (written with UpdateItem);
+                    # listing by reason queries the sparse by_reason index, listing all scans.
+                    Storage.statement(
+                        storage.suppressions,
+                        ["GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"],
+                        index=SUPPRESSIONS_BY_REASON,
+                    ),
+                    # Powertools idempotency's record lifecycle.
+                    Storage.statement(
+                        storage.idempotency, ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
+                    ),
+                    sending.queues.send_statement(),
+                ],
+            ),
+        )
+
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=cfg.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=Stack.of(self).stack_name,
+            description="Mailroom transactional email API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # No account-wide CloudWatch role (AWS::ApiGateway::Account is a per-account
+            # singleton that other stacks may own); access logs need none.
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                tracing_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+                # The stage-wide ceiling also covers the key-less routes.
+                throttling_rate_limit=cfg.api_rate_limit,
+                throttling_burst_limit=cfg.api_burst_limit,
+            ),
+        )
+        for name, response_type, status, code, message in _GATEWAY_ERRORS:
+            body = {"error": {"code": code, "message": message, "details": None}}
+            self.rest_api.add_gateway_response(
+                f"Gateway{name}",
+                type=response_type,
+                status_code=status,
+                templates={"application/json": json.dumps(body)},
+            )
+
+        # Checks required parameters and, where a model is attached, bodies; the body size
+        # limit itself is API Gateway's fixed 10 MB plus the handler's own (413).
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        # No extra Lambda permissions for the console's test-invoke stage.
+        integration = apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        v1 = self.rest_api.root.add_resource("v1")
+        v1.add_resource("{proxy+}").add_method(
+            "ANY", integration, api_key_required=True, request_validator=validator
+        )
+        for route in PUBLIC_ROUTES:
+            v1.add_resource(route).add_method(
+                "GET", integration, api_key_required=False, request_validator=validator
+            )
+
+        self.api_key = self.rest_api.add_api_key("ApiKey", description="Mailroom default key")
+        plan = self.rest_api.add_usage_plan(
+            "UsagePlan",
+            name=f"{Stack.of(self).stack_name}-default",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=cfg.api_rate_limit, burst_limit=cfg.api_burst_limit
+            ),
+            api_stages=[
+                apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)
+            ],
+        )
+        plan.add_api_key(self.api_key)
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        stage = self.rest_api.deployment_stage
+        auth = (
+            "Authentication is the contract's API key (DESIGN §4): API Gateway checks "
+            "x-api-key against the usage plan before the function runs. Callers are "
+            "backend services, not end users, so there is no user pool; /v1/health and "
+            "/v1/openapi.json are public by contract."
+        )
+        acknowledge(self.rest_api, "APIG4", auth)
+        acknowledge(self.rest_api, "COG4", auth)
+        acknowledge(
+            stage,
+            "APIG6",
+            "Execution logging needs the account-wide API Gateway CloudWatch role "
+            "(AWS::ApiGateway::Account, one per account and region) which Mailroom must not "
+            "take over from other stacks. Every request is in the JSON access log, and the "
+            "api function logs each one with its correlation id.",
+        )
+        acknowledge(
+            stage,
+            "APIG3",
+            "A WAF web ACL is a fixed monthly cost and Mailroom has nothing always-on. "
+            "Every /v1 route but two public read-only ones needs an API key; the usage plan "
+            "and the stage throttle requests. Associate a web ACL with the stage if needed.",
+        )
+
+    @property
+    def base_url(self) -> str:
+        """Without the trailing slash, like the local stack's, so clients append /v1/…"""
+        return (
+            f"https://{self.rest_api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE}"
+        )

@@ -1,0 +1,141 @@
+"""Names and limits in one place: everything the stack reads from CDK context, with defaults.
+
+`app.py` builds a `MailroomConfig` from context (`cdk synth -c sender_domain=example.org`)
+and the constructs only read from it, so a limit is never written twice."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from mailroom.settings import (  # noqa: F401  (re-exported: the env names' source)
+    ENV_PREFIX,
+    ApiSettings,
+    EventsSettings,
+    SenderSettings,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+COMPILED_TEMPLATES = FUNCTIONS_DIR / "mailroom" / "compiled_templates.json"
+
+# Placeholder so `cdk synth` works offline out of the box; deploying it is pointless
+# (nobody can verify example.com), so app.py warns loudly when it is used.
+PLACEHOLDER_DOMAIN = "example.com"
+
+# Lambda platform. Python 3.12 is what uv.lock and the Powertools layer are tested against;
+# arm64 is cheaper per GB-second and every bundled wheel ships for aarch64.
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+POWERTOOLS_METRICS_NAMESPACE = "Mailroom"
+LOG_LEVEL = "INFO"
+
+# Per-function limits. The sender's timeout bounds one SQS batch of 10 SES calls (with
+# backoff on throttling); the send queue's visibility timeout is derived from it.
+API_TIMEOUT = Duration.seconds(15)  # API Gateway gives up at 29 s anyway
+SENDER_TIMEOUT = Duration.seconds(60)
+EVENTS_TIMEOUT = Duration.seconds(60)
+MEMORY_MB = 512  # CPU scales with memory; 512 MB keeps pydantic's cold start short
+
+# SQS. AWS's guidance for Lambda consumers: visibility timeout at least 6x the timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+MAX_RECEIVE_COUNT = 5  # tries before a message goes to its DLQ
+SQS_BATCH_SIZE = 10
+DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to look at what failed
+
+
+@dataclass(frozen=True)
+class MailroomConfig:
+    stack_name: str = "Mailroom"
+    sender_domain: str = PLACEHOLDER_DOMAIN
+    from_address: str = ""  # default no-reply@<sender_domain>
+    allowed_senders: tuple[str, ...] = ()  # default (sender_domain,)
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    # Sender fleet: at most this many concurrent sender invocations (SQS event source
+    # maximum concurrency, minimum 2), so the fleet never outruns the SES send rate.
+    sender_max_concurrency: int = 2
+    events_max_concurrency: int = 2
+    # Sends per second for the whole fleet; unset = the sender's default (SES GetAccount).
+    max_send_rate: float | None = None
+    # API Gateway usage plan (per API key).
+    api_rate_limit: float = 50
+    api_burst_limit: int = 100
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.from_address:
+            object.__setattr__(self, "from_address", f"no-reply@{self.sender_domain}")
+        if not self.allowed_senders:
+            object.__setattr__(self, "allowed_senders", (self.sender_domain,))
+        if not self.allows(self.from_address):
+            # The sender's IAM policy only lets allowed senders appear as From.
+            raise ValueError(f"from_address {self.from_address} is not in allowed_senders")
+        if self.sender_max_concurrency < 2 or self.events_max_concurrency < 2:
+            raise ValueError("SQS event source maximum concurrency must be at least 2")
+
+    def allows(self, address: str) -> bool:
+        """Whether `address` may be a From address: listed itself, or its domain is."""
+        address = address.lower()
+        domain = address.rpartition("@")[2]
+        return any(s.lower() in (address, domain) for s in self.allowed_senders)
+
+    @property
+    def is_placeholder_domain(self) -> bool:
+        return self.sender_domain == PLACEHOLDER_DOMAIN
+
+    @property
+    def template_prefix(self) -> str:
+        """SES template names are account-wide, so every stack prefixes its own."""
+        return f"{self.stack_name}-"
+
+    @classmethod
+    def from_context(cls, get: Any, templates_file: Path = COMPILED_TEMPLATES) -> MailroomConfig:
+        """Build from a context getter (`app.node.try_get_context`); no AWS calls."""
+
+        def text(key: str) -> str | None:
+            value = get(key)
+            return str(value).strip() if value not in (None, "") else None
+
+        from_address = text("from_address") or ""
+        sender_domain = text("sender_domain") or (
+            from_address.rpartition("@")[2] if "@" in from_address else PLACEHOLDER_DOMAIN
+        )
+        allowed = tuple(p.strip() for p in (text("allowed_senders") or "").split(",") if p.strip())
+        values: dict[str, Any] = {
+            "stack_name": text("stack_name") or cls.stack_name,
+            "sender_domain": sender_domain.lower(),
+            "from_address": from_address,
+            "allowed_senders": allowed,
+            "hosted_zone_id": text("hosted_zone_id"),
+            "hosted_zone_name": text("hosted_zone_name"),
+            "templates": load_templates(templates_file),
+        }
+        for key, kind in (
+            ("sender_max_concurrency", int),
+            ("events_max_concurrency", int),
+            ("max_send_rate", float),
+            ("api_rate_limit", float),
+            ("api_burst_limit", int),
+        ):
+            if (raw := text(key)) is not None:
+                values[key] = kind(raw)
+        return cls(**values)
+
+
+def load_templates(path: Path) -> dict[str, dict[str, Any]]:
+    """The compiled templates (`{"name": {"subject", "html", "text", ...}}`) built from
+    templates/; none yet means a stack without SES templates, not a failed synth."""
+    if not path.exists():
+        warnings.warn(f"{path} not found: no SES templates will be deployed", stacklevel=2)
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))

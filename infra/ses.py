@@ -1,0 +1,120 @@
+"""SES: the sending identity (Easy DKIM), the configuration set whose events feed Mailroom,
+and the email templates compiled from templates/."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from .config import MailroomConfig
+
+# Every event Mailroom acts on; opens and clicks are left out (no tracking pixels or links).
+EVENT_TYPES = (
+    ses.EmailSendingEvent.SEND,
+    ses.EmailSendingEvent.DELIVERY,
+    ses.EmailSendingEvent.BOUNCE,
+    ses.EmailSendingEvent.COMPLAINT,
+    ses.EmailSendingEvent.REJECT,
+    ses.EmailSendingEvent.RENDERING_FAILURE,
+    ses.EmailSendingEvent.DELIVERY_DELAY,
+)
+
+
+class Ses(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: MailroomConfig,
+        events_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.configuration_set = ses.ConfigurationSet(
+            self,
+            "ConfigurationSet",
+            reputation_metrics=True,  # bounce/complaint rates per configuration set in CloudWatch
+            sending_enabled=True,
+            # Password resets and sign-in links must not cross the internet in clear text:
+            # SES delivers only over TLS (a server without it shows up as a bounce).
+            tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE,
+        )
+        # CDK also adds the topic policy that lets SES publish (scoped to this account and
+        # configuration set); the topic's KMS key policy allows SES in encryption.py.
+        self.configuration_set.add_event_destination(
+            "ToSesEventsTopic",
+            destination=ses.EventDestination.sns_topic(events_topic),
+            events=list(EVENT_TYPES),
+        )
+
+        identity, subdomain_zone = self._identity(cfg)
+        self.identity = ses.EmailIdentity(
+            self,
+            "Identity",
+            identity=identity,
+            # Sends that forget the configuration set are still tracked.
+            configuration_set=self.configuration_set,
+        )
+        if subdomain_zone is not None:
+            self._add_dkim_records(subdomain_zone)
+        self.templates = self._templates(cfg.template_prefix, cfg.templates)
+
+    def _identity(
+        self, cfg: MailroomConfig
+    ) -> tuple[ses.Identity, route53.IPublicHostedZone | None]:
+        """A domain identity with Easy DKIM. With a hosted zone, its DKIM CNAMEs go into
+        Route 53; without one, the user adds the three records the SES console shows."""
+        if not (cfg.hosted_zone_id and cfg.hosted_zone_name):
+            return ses.Identity.domain(cfg.sender_domain), None
+        zone_name = cfg.hosted_zone_name.rstrip(".").lower()
+        zone = route53.PublicHostedZone.from_public_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=cfg.hosted_zone_id, zone_name=zone_name
+        )
+        if cfg.sender_domain == zone_name:
+            return ses.Identity.public_hosted_zone(zone), None  # CDK writes the records
+        if not cfg.sender_domain.endswith(f".{zone_name}"):
+            raise ValueError(f"sender_domain {cfg.sender_domain} is not in zone {zone_name}")
+        return ses.Identity.domain(cfg.sender_domain), zone
+
+    def _add_dkim_records(self, zone: route53.IPublicHostedZone) -> None:
+        """For a subdomain of the zone: the same three CNAMEs CDK writes for a zone's apex."""
+        identity = self.identity
+        tokens = (
+            (identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
+            (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
+            (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3),
+        )
+        for n, (name, value) in enumerate(tokens, start=1):
+            route53.CfnRecordSet(
+                self,
+                f"DkimDnsToken{n}",
+                hosted_zone_id=zone.hosted_zone_id,
+                name=name,
+                type="CNAME",
+                resource_records=[value],
+                ttl="1800",
+            )
+
+    def _templates(
+        self, prefix: str, templates: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, ses.CfnTemplate]:
+        """One SES template per compiled template, named `<prefix><name>` (SES template names
+        are per account and region, so the stack name keeps two stacks apart)."""
+        return {
+            name: ses.CfnTemplate(
+                self,
+                f"Template-{name}",
+                template=ses.CfnTemplate.TemplateProperty(
+                    template_name=f"{prefix}{name}",
+                    subject_part=body["subject"],
+                    html_part=body.get("html"),
+                    text_part=body.get("text"),
+                ),
+            )
+            for name, body in sorted(templates.items())
+        }

@@ -1,0 +1,80 @@
+"""The Mailroom stack: one construct per concern, wired together (DESIGN §1)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from .api import Api
+from .config import MailroomConfig
+from .encryption import MessagingKey
+from .events import SesEvents
+from .functions import FunctionFactory
+from .notifications import Notifications
+from .sending import Sending
+from .ses import Ses
+from .storage import Storage
+
+
+class MailroomStack(Stack):
+    def __init__(self, scope: Construct, *, cfg: MailroomConfig, **kwargs: object) -> None:
+        super().__init__(
+            scope,
+            cfg.stack_name,
+            description="Mailroom: transactional email on Amazon SES",
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.cfg = cfg
+        key = MessagingKey(self, "MessagingKey").key
+        self.storage = Storage(self, "Storage")
+        self.notifications = Notifications(self, "Notifications", key=key)
+        self.factory = FunctionFactory(self, "Functions", log_retention=cfg.log_retention)
+
+        self.events = SesEvents(self, "SesEvents", key=key)
+        self.ses = Ses(self, "Ses", cfg=cfg, events_topic=self.events.topic)
+        self.events.add_function(
+            self.factory, cfg=cfg, storage=self.storage, notifications=self.notifications
+        )
+        self.sending = Sending(
+            self,
+            "Sending",
+            cfg=cfg,
+            factory=self.factory,
+            storage=self.storage,
+            notifications=self.notifications,
+            ses=self.ses,
+        )
+        self.api = Api(
+            self, "Api", cfg=cfg, factory=self.factory, storage=self.storage, sending=self.sending
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        api_key_id = self.api.api_key.key_id
+        outputs = {
+            "ApiUrl": (self.api.base_url, "Base URL of the HTTP API (routes under /v1)"),
+            "ApiKeyId": (api_key_id, "API Gateway API key id (send its value as x-api-key)"),
+            "ApiKeyCommand": (
+                f"aws apigateway get-api-key --api-key {api_key_id} --include-value "
+                f"--query value --output text --region {self.region}",
+                "Prints the API key value",
+            ),
+            "NotificationsTopicArn": (
+                self.notifications.topic.topic_arn,
+                "Subscribe here for one event per message outcome",
+            ),
+            "SesEventsTopicArn": (self.events.topic.topic_arn, "Where SES publishes its events"),
+            "SendQueueUrl": (self.sending.queues.queue.queue_url, "Send queue"),
+            "SendDlqUrl": (self.sending.queues.dlq.queue_url, "Sends that failed every retry"),
+            "EventsDlqUrl": (self.events.queues.dlq.queue_url, "SES events that failed"),
+            "ConfigurationSetName": (
+                self.ses.configuration_set.configuration_set_name,
+                "SES configuration set",
+            ),
+            "SenderDomain": (self.cfg.sender_domain, "SES identity (verify its DKIM records)"),
+            "TemplatePrefix": (self.cfg.template_prefix, "Prefix of this stack's SES templates"),
+            "MessagesTableName": (self.storage.messages.table_name, "Messages table"),
+            "SuppressionsTableName": (self.storage.suppressions.table_name, "Suppressions"),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,75 @@
+"""DynamoDB tables: keys, indexes, TTL, point-in-time recovery, encryption, on-demand."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match
+
+pytestmark = pytest.mark.infra
+
+
+def test_every_table_is_on_demand_recoverable_and_encrypted(synth):
+    tables = synth.resources("AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_messages_are_found_by_ses_message_id(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": "by_ses_message_id",
+                        "KeySchema": [{"AttributeName": "ses_message_id", "KeyType": "HASH"}],
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_suppressions_expire_by_ttl_and_list_by_reason(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+            "GlobalSecondaryIndexes": [
+                Match.object_like(
+                    {
+                        "IndexName": "by_reason",
+                        "KeySchema": [
+                            {"AttributeName": "reason", "KeyType": "HASH"},
+                            {"AttributeName": "created_at", "KeyType": "RANGE"},
+                        ],
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_idempotency_table_has_the_powertools_layout(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
+
+
+def test_message_history_and_suppressions_survive_stack_deletion(synth):
+    retained = [
+        t["Properties"]["KeySchema"][0]["AttributeName"]
+        for t in synth.resources("AWS::DynamoDB::Table").values()
+        if t.get("DeletionPolicy") == "Retain"
+    ]
+    assert sorted(retained) == ["email", "id"]
