@@ -1,0 +1,539 @@
+"""`mailroom`: the operator CLI. Sends mail, follows a message's timeline, manages the
+suppression list and lists templates, against the local stack or a deployed one.
+
+Which Mailroom it talks to, first match wins:
+  --stack NAME (or MAILROOM_STACK)        a deployed stack: CloudFormation outputs + API key
+  MAILROOM_API_URL + MAILROOM_API_KEY     any deployment
+  .mailroom/local.json                    the local stack (`make dev`), found from the
+                                          current directory upwards or MAILROOM_STATE_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+app = typer.Typer(
+    help="Mailroom: transactional email on Amazon SES. Operate a local or deployed stack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+suppressions_app = typer.Typer(help="Addresses Mailroom will not send to.", no_args_is_help=True)
+app.add_typer(suppressions_app, name="suppressions")
+
+console = Console()
+errors = Console(stderr=True)
+
+FINAL_STATUSES = {"delivered", "bounced", "rejected", "render_failed", "suppressed", "failed",
+                  "complained"}
+STATUS_STYLE = {
+    "queued": "yellow", "sent": "cyan", "delayed": "yellow", "delivered": "green",
+    "bounced": "red", "rejected": "red", "render_failed": "red", "suppressed": "red",
+    "failed": "red", "complained": "magenta",
+}
+NO_TARGET = (
+    "No local stack found: run `make dev` first (in another terminal). For a deployed stack "
+    "pass --stack NAME, or set MAILROOM_API_URL and MAILROOM_API_KEY."
+)
+
+
+class CliError(Exception):
+    """A problem the user can fix, said in plain words; no traceback."""
+
+
+# --- where the API is ----------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    api_url: str
+    api_key: str
+    described_as: str
+    local: dict[str, Any] = field(default_factory=dict)  # local.json, for the local stack
+
+
+def find_local_state(start: Path | None = None) -> Path | None:
+    if state_dir := os.environ.get("MAILROOM_STATE_DIR"):
+        candidate = Path(state_dir) / "local.json"
+        return candidate if candidate.exists() else None
+    directory = (start or Path.cwd()).resolve()
+    for folder in (directory, *directory.parents):
+        candidate = folder / ".mailroom" / "local.json"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def resolve_target(stack: str | None, region: str | None) -> Target:
+    if stack:
+        return target_from_stack(stack, region)
+    url, key = os.environ.get("MAILROOM_API_URL"), os.environ.get("MAILROOM_API_KEY")
+    if url and key:
+        return Target(url.rstrip("/"), key, f"{url} (MAILROOM_API_URL)")
+    if url or key:
+        missing = "MAILROOM_API_KEY" if url else "MAILROOM_API_URL"
+        raise CliError(f"MAILROOM_API_URL and MAILROOM_API_KEY go together: set {missing} too.")
+    state_file = find_local_state()
+    if state_file is None:
+        raise CliError(NO_TARGET)
+    local = json.loads(state_file.read_text(encoding="utf-8"))
+    return Target(local["api_url"], local["api_key"], f"the local stack ({state_file})", local)
+
+
+def target_from_stack(stack: str, region: str | None) -> Target:
+    """The API URL and key of a deployed stack, from its CloudFormation outputs."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        cloudformation = boto3.client("cloudformation", region_name=region)
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        if "ApiUrl" not in outputs or "ApiKeyId" not in outputs:
+            raise CliError(f"Stack {stack} has no ApiUrl/ApiKeyId outputs: is it a Mailroom "
+                           "stack, and has `cdk deploy` finished?")
+        apigateway = boto3.client("apigateway", region_name=region)
+        key = apigateway.get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"]
+    except NoCredentialsError:
+        raise CliError("No AWS credentials found: configure a profile (aws configure / "
+                       "AWS_PROFILE) to reach a deployed stack.") from None
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise CliError(f"Cannot read stack {stack}: {message}") from None
+    except BotoCoreError as error:
+        raise CliError(f"Cannot reach AWS: {error}") from None
+    url = outputs["ApiUrl"].rstrip("/")
+    return Target(url, key, f"stack {stack} ({url})", {"outputs": outputs})
+
+
+# --- talking to it -------------------------------------------------------------------------
+
+
+class ApiError(CliError):
+    def __init__(self, status: int, payload: Any) -> None:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(error, dict):
+            self.code = str(error.get("code"))
+            message = f"{error.get('message')} ({self.code}, HTTP {status})"
+            if error.get("details"):
+                message += f"\n  details: {json.dumps(error['details'])}"
+        else:
+            self.code = ""
+            message = f"HTTP {status}: {payload}"
+        super().__init__(message)
+        self.status = status
+
+
+class Api:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        request = urllib.request.Request(
+            self.target.api_url + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"x-api-key": self.target.api_key, "content-type": "application/json",
+                     "accept": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            raise ApiError(error.code, _json_or_text(raw)) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            hint = (" Is `make dev` still running? The state file may be left over from a "
+                    "stopped stack." if self.target.local.get("api_url") else "")
+            raise CliError(f"Cannot reach {self.target.described_as}: "
+                           f"{getattr(error, 'reason', error)}.{hint}") from None
+        return _json_or_text(raw) if raw else None
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+@dataclass
+class Settings:
+    stack: str | None = None
+    region: str | None = None
+    _api: Api | None = None
+
+    def api(self) -> Api:
+        if self._api is None:
+            self._api = Api(resolve_target(self.stack, self.region))
+        return self._api
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.ensure_object(Settings)
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    stack: Annotated[str | None, typer.Option(
+        envvar="MAILROOM_STACK", help="A deployed stack's name (reads its outputs).")] = None,
+    region: Annotated[str | None, typer.Option(
+        help="AWS region of --stack (default: your AWS configuration).")] = None,
+) -> None:
+    ctx.obj = Settings(stack=stack, region=region)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON as is.")]
+
+
+@app.command()
+def dev(
+    api_port: Annotated[int | None, typer.Option(help="Default 3000 (MAILROOM_API_PORT).")] = None,
+    aws_port: Annotated[int | None, typer.Option(help="Default 4566 (MAILROOM_AWS_PORT).")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="Default ./.mailroom.")] = None,
+    max_send_rate: Annotated[float | None, typer.Option(
+        help="SES simulator's send rate per second (default 14, MAILROOM_SIM_MAX_SEND_RATE).",
+    )] = None,
+    verbose: Annotated[bool, typer.Option(help="Also show the handlers' logs.")] = False,
+) -> None:
+    """Run the local stack in the foreground (what `make dev` runs). Ctrl-C stops it."""
+    from mailroom_dev.local.__main__ import configure_logging, run
+    from mailroom_dev.local.stack import LocalStackOptions
+
+    overrides: dict[str, Any] = {
+        key: value for key, value in (
+            ("api_port", api_port), ("aws_port", aws_port), ("state_dir", state_dir),
+            ("max_send_rate", max_send_rate),
+        ) if value is not None
+    }
+    configure_logging(verbose=verbose)
+    raise typer.Exit(run(LocalStackOptions.from_env(**overrides)))
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option(help="Recipient address.")],
+    template: Annotated[str, typer.Option(help="Template name (see `mailroom templates`).")],
+    data: Annotated[str | None, typer.Option(help="Template data as a JSON object.")] = None,
+    data_file: Annotated[Path | None, typer.Option(
+        help="Template data from a JSON file ('-' reads stdin).", allow_dash=True)] = None,
+    from_address: Annotated[str | None, typer.Option("--from", help="Sender address.")] = None,
+    reply_to: Annotated[list[str] | None, typer.Option(help="Reply-To; repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="NAME=VALUE; repeatable.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        help="Same key + same body within 24 h sends once.")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the message to its final status.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send one templated email."""
+    body: dict[str, Any] = {"to": to, "template": template, "data": _template_data(data, data_file)}
+    if from_address:
+        body["from"] = from_address
+    if reply_to:
+        body["reply_to"] = reply_to
+    if tag:
+        body["tags"] = _tags(tag)
+    if idempotency_key:
+        body["idempotency_key"] = idempotency_key
+    api = _settings(ctx).api()
+    accepted = api.call("POST", "/v1/emails", body)
+    if as_json and not wait:
+        return _print_json(accepted)
+    if not as_json:
+        console.print(f"Queued [bold]{accepted['id']}[/] to {to} ({template}).")
+    if wait:
+        message = _follow(api, accepted["id"], quiet=as_json)
+        if as_json:
+            return _print_json(message)
+        _print_message(message)
+    else:
+        console.print(f"Follow it: [bold]mailroom status {accepted['id']}[/]")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    message_id: Annotated[str, typer.Argument(metavar="ID", help="The id `send` printed.")],
+    wait: Annotated[bool, typer.Option(help="Wait for the final status.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """A message's status and its timeline of events."""
+    api = _settings(ctx).api()
+    message = (_follow(api, message_id, quiet=as_json) if wait
+               else api.call("GET", f"/v1/emails/{quote(message_id, safe='')}"))
+    if as_json:
+        return _print_json(message)
+    _print_message(message)
+
+
+@app.command()
+def templates(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """The templates you can send, and the data each needs."""
+    listed = _settings(ctx).api().call("GET", "/v1/templates")
+    if as_json:
+        return _print_json(listed)
+    table = Table("template", "subject", "variables", title="Templates")
+    for item in listed.get("items", []):
+        variables = item.get("variables", [])
+        table.add_row(item["name"], item.get("subject", ""),
+                      ", ".join(v if isinstance(v, str) else json.dumps(v) for v in variables))
+    console.print(table)
+
+
+@app.command()
+def tail(
+    ctx: typer.Context,
+    follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = True,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the notifications apps receive (the local stack's notifications queue)."""
+    target = resolve_target(_settings(ctx).stack, _settings(ctx).region)
+    local = target.local
+    if "notifications_queue_url" not in local:
+        raise CliError("`tail` reads the local stack's notifications queue. For a deployed "
+                       "stack, subscribe a queue or an endpoint to its NotificationsTopicArn.")
+    import boto3
+
+    sqs = boto3.client(
+        "sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"],
+        aws_access_key_id="mailroom-local", aws_secret_access_key="local",
+    )
+    if not as_json:
+        errors.print(f"Notifications from {target.described_as}; Ctrl-C to stop.")
+    try:
+        while True:
+            try:
+                received = sqs.receive_message(
+                    QueueUrl=local["notifications_queue_url"], MaxNumberOfMessages=10,
+                    WaitTimeSeconds=2, MessageAttributeNames=["All"],
+                ).get("Messages", [])
+            except Exception as error:  # the stack went away under us
+                raise CliError(f"Cannot read the notifications queue: {error}. "
+                               "Is `make dev` still running?") from None
+            for message in received:
+                _print_notification(message["Body"], as_json)
+                sqs.delete_message(QueueUrl=local["notifications_queue_url"],
+                                   ReceiptHandle=message["ReceiptHandle"])
+            if not received and not follow:
+                return
+    except KeyboardInterrupt:
+        return
+
+
+@suppressions_app.command("list")
+def suppressions_list(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(
+        help="hard_bounce, soft_bounce, complaint or manual.")] = None,
+    limit: Annotated[int, typer.Option(help="Items per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List suppressed addresses."""
+    query = {key: value for key, value in (("reason", reason), ("limit", limit),
+                                           ("cursor", cursor)) if value is not None}
+    page = _settings(ctx).api().call("GET", f"/v1/suppressions?{urlencode(query)}")
+    if as_json:
+        return _print_json(page)
+    table = Table("email", "reason", "since", "expires", "source", title="Suppressions")
+    for item in page.get("items", []):
+        table.add_row(item["email"], item["reason"], item.get("created_at") or "",
+                      item.get("expires_at") or "never", item.get("source") or "")
+    console.print(table)
+    if page.get("next_cursor"):
+        console.print(f"More: mailroom suppressions list --cursor {page['next_cursor']}")
+
+
+@suppressions_app.command("get")
+def suppressions_get(ctx: typer.Context, email: str, as_json: JsonFlag = False) -> None:
+    """Whether an address is suppressed, and why."""
+    try:
+        item = _settings(ctx).api().call("GET", _suppression_path(email))
+    except ApiError as error:
+        if error.status == 404:
+            console.print(f"{email} is not suppressed.")
+            raise typer.Exit(1) from None
+        raise
+    if as_json:
+        return _print_json(item)
+    _print_suppression(item)
+
+
+@suppressions_app.command("add")
+def suppressions_add(
+    ctx: typer.Context,
+    email: str,
+    note: Annotated[str | None, typer.Option(help="Why, for the next person.")] = None,
+    expires_at: Annotated[str | None, typer.Option(
+        help="ISO 8601 date-time after which it lapses (default: never).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Suppress an address by hand (reason `manual`)."""
+    body: dict[str, Any] = {"reason": "manual"}
+    if note:
+        body["note"] = note
+    if expires_at:
+        body["expires_at"] = expires_at
+    item = _settings(ctx).api().call("PUT", _suppression_path(email), body)
+    if as_json:
+        return _print_json(item)
+    console.print(f"Suppressed {email}.")
+    if isinstance(item, dict) and item:
+        _print_suppression(item)
+
+
+@suppressions_app.command("remove")
+def suppressions_remove(ctx: typer.Context, email: str) -> None:
+    """Let Mailroom send to an address again."""
+    try:
+        _settings(ctx).api().call("DELETE", _suppression_path(email))
+    except ApiError as error:
+        if error.status == 404:
+            console.print(f"{email} was not suppressed.")
+            raise typer.Exit(1) from None
+        raise
+    console.print(f"Removed {email} from the suppression list.")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _template_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
+    if data is not None and data_file is not None:
+        raise CliError("Give the template data once: --data or --data-file, not both.")
+    if data_file is not None:
+        source = "stdin" if str(data_file) == "-" else str(data_file)
+        try:
+            text = sys.stdin.read() if source == "stdin" else data_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"Cannot read {source}: {error.strerror}.") from None
+    elif data is not None:
+        source, text = "--data", data
+    else:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise CliError(f"{source} is not valid JSON: {error}.") from None
+    if not isinstance(parsed, dict):
+        raise CliError(f"{source} must be a JSON object, like '{{\"name\": \"Ada\"}}'.")
+    return parsed
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CliError(f"--tag takes NAME=VALUE, not {pair!r}.")
+        tags[name] = value
+    return tags
+
+
+def _suppression_path(email: str) -> str:
+    return f"/v1/suppressions/{quote(email.strip(), safe='@')}"
+
+
+def _follow(api: Api, message_id: str, quiet: bool, timeout: float = 60) -> Any:
+    path = f"/v1/emails/{quote(message_id, safe='')}"
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        message = api.call("GET", path)
+        if message["status"] != last and not quiet:
+            console.print(f"  {_status(message['status'])}")
+            last = message["status"]
+        if message["status"] in FINAL_STATUSES or time.monotonic() > deadline:
+            return message
+        time.sleep(0.25)
+
+
+def _status(value: str) -> str:
+    return f"[{STATUS_STYLE.get(value, 'white')}]{value}[/]"
+
+
+def _print_message(message: dict[str, Any]) -> None:
+    console.print(f"[bold]{message['id']}[/]  {_status(message['status'])}")
+    console.print(f"  to {message.get('to')}  template {message.get('template')}  "
+                  f"created {message.get('created_at')}")
+    if message.get("ses_message_id"):
+        console.print(f"  SES message id {message['ses_message_id']}")
+    failure = message.get("failure")
+    if failure:
+        diagnostic = f" ({failure['diagnostic']})" if failure.get("diagnostic") else ""
+        console.print(f"  [red]failed: {escape(str(failure.get('reason')) + diagnostic)}[/]")
+        if failure.get("action"):
+            console.print(f"  what to do: {escape(failure['action'])}")
+    table = Table("at", "event", "detail", title="Timeline")
+    for event in message.get("events", []):
+        detail = {k: v for k, v in event.items() if k not in ("type", "at")}
+        table.add_row(str(event.get("at", "")), str(event.get("type", "")),
+                      escape("  ".join(f"{k}={_short(v)}" for k, v in detail.items())))
+    console.print(table)
+
+
+def _short(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _print_suppression(item: dict[str, Any]) -> None:
+    console.print(f"[bold]{item['email']}[/]  reason [red]{item['reason']}[/]  "
+                  f"since {item.get('created_at')}  expires {item.get('expires_at') or 'never'}")
+    if item.get("source"):
+        console.print(f"  source {escape(item['source'])}")
+    if item.get("note"):
+        console.print(f"  note {escape(item['note'])}")
+
+
+def _print_notification(body: str, as_json: bool) -> None:
+    try:
+        notification = json.loads(json.loads(body)["Message"])  # the SNS envelope
+    except (ValueError, KeyError, TypeError):
+        notification = {"raw": body}
+    if as_json:
+        print(json.dumps(notification), flush=True)
+        return
+    kind = str(notification.get("type", "?"))
+    style = STATUS_STYLE.get(str(notification.get("status") or ""), "white")
+    failure = notification.get("failure") or {}
+    console.print(
+        f"{notification.get('occurred_at', '')}  [{style}]{kind:<18}[/] "
+        f"{notification.get('recipient', '')}  {notification.get('message_id', '')}"
+        + (f"  [red]{failure.get('reason')}[/]" if failure else "")
+    )
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+def main() -> int:
+    try:
+        app()
+    except CliError as error:
+        errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

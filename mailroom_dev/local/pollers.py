@@ -1,0 +1,163 @@
+"""Emulates Lambda's SQS event source mapping: long-polls a queue, hands batches of up to 10
+records to a handler in the event shape Lambda builds, deletes what succeeded and leaves the
+rest to come back after the visibility timeout — so SQS itself counts receives and moves a
+message to its DLQ after maxReceiveCount, as in AWS."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from typing import Any
+
+from .lambda_runtime import LambdaFunction
+from .resources import SQS_BATCH_SIZE
+
+log = logging.getLogger("mailroom_dev.local")
+
+# Short long-polls keep the local stack snappy and let stop() return quickly.
+WAIT_TIME_SECONDS = 1
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda passes to a function for a batch of received SQS messages."""
+    return {"Records": [_record(message, queue_arn, region) for message in messages]}
+
+
+def _record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    record = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": {
+            name: _message_attribute(value)
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    # Lambda spells SQS's attribute fields in camelCase and always lists the list fields.
+    attribute: dict[str, Any] = {
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": value.get("BinaryListValues", []),
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+    return attribute
+
+
+def failed_message_ids(response: Any, batch_ids: list[str]) -> set[str]:
+    """Which messages of the batch to leave for redelivery, read the way Lambda reads a
+    `ReportBatchItemFailures` response: no failures listed means all succeeded; an item
+    identifier that is empty or not in the batch fails the whole batch."""
+    if not isinstance(response, dict) or not response.get("batchItemFailures"):
+        return set()
+    failures = response["batchItemFailures"]
+    if not isinstance(failures, list):
+        return set(batch_ids)
+    identifiers = {
+        failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        for failure in failures
+    }
+    if not identifiers <= set(batch_ids):
+        return set(batch_ids)
+    return {identifier for identifier in identifiers if identifier}  # type: ignore[misc]
+
+
+class SqsPoller:
+    """One event source mapping: one queue, one function, one batch at a time."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        function: LambdaFunction,
+        region: str,
+        batch_size: int = SQS_BATCH_SIZE,
+        wait_time_seconds: int = WAIT_TIME_SECONDS,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.queue_arn = queue_arn
+        self.function = function
+        self.region = region
+        self.batch_size = batch_size
+        self.wait_time_seconds = wait_time_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"poller-{self.function.name}", daemon=True
+        )
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Stop after the current long poll; `stop` also waits for that."""
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.wait_time_seconds + 10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stopping.is_set():
+                    return  # moto may already be gone during shutdown
+                log.exception("poller %s: receiving from SQS failed", self.function.name)
+                self._stopping.wait(1)
+
+    def poll_once(self) -> int:
+        """Receive one batch and process it; returns how many messages were received."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_time_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if messages:
+            self.process(messages)
+        return len(messages)
+
+    def process(self, messages: list[dict[str, Any]]) -> None:
+        batch_ids = [message["MessageId"] for message in messages]
+        try:
+            response = self.function.invoke(sqs_event(messages, self.queue_arn, self.region))
+        except Exception:
+            # A function error fails the whole batch: every message comes back later.
+            log.exception("%s failed a batch of %d", self.function.name, len(messages))
+            return
+        failed = failed_message_ids(response, batch_ids)
+        if failed:
+            log.info(
+                "%s: %d of %d messages left for retry", self.function.name, len(failed),
+                len(messages),
+            )
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(done)
+                ],
+            )

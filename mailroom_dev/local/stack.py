@@ -1,0 +1,364 @@
+"""The local stack: moto for SQS, SNS and DynamoDB, the SES simulator, the API Gateway
+emulator and the SQS pollers, wired like the CDK stack and running the same handler code.
+
+One LocalStack per process: moto keeps its state in module globals, and the handlers read
+their endpoints from the environment once. Tests that need it alongside other moto tests
+start it in a subprocess (`python -m mailroom_dev.local`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import string
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import resources as names
+from .apigateway import ApiGatewayEmulator
+from .httpserver import LOOPBACK
+from .lambda_runtime import LambdaFunction
+from .pollers import SqsPoller
+from .resources import Resources, create_resources
+from .ses_simulator import DEFAULT_EVENT_DELAY, DEFAULT_MAX_SEND_RATE, SesSimulator
+
+log = logging.getLogger("mailroom_dev.local")
+
+DEFAULT_API_PORT = 3000
+DEFAULT_AWS_PORT = 4566
+STATE_FILE = "local.json"
+API_KEY_FILE = "api_key"
+
+API_HANDLER = "handlers.api.handler"
+SENDER_HANDLER = "handlers.sender.handler"
+EVENTS_HANDLER = "handlers.events.handler"
+
+# Dummy credentials: moto and the simulator accept any signature, and explicit ones keep a
+# developer's real AWS profile from ever being used by the local stack.
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "mailroom-local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+@dataclass
+class LocalStackOptions:
+    state_dir: Path = field(default_factory=lambda: Path.cwd() / ".mailroom")
+    api_port: int = DEFAULT_API_PORT  # 0 picks a free port
+    aws_port: int = DEFAULT_AWS_PORT
+    simulator_port: int = 0
+    region: str = names.REGION
+    api_key: str | None = None  # None: the stable key kept in <state_dir>/api_key
+    max_send_rate: float = DEFAULT_MAX_SEND_RATE
+    event_delay: float = DEFAULT_EVENT_DELAY
+    write_state_file: bool = True
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LocalStackOptions:
+        """Options from MAILROOM_API_PORT, MAILROOM_AWS_PORT, MAILROOM_SIM_PORT,
+        MAILROOM_SIM_MAX_SEND_RATE and MAILROOM_STATE_DIR. (Not MAILROOM_API_KEY: the CLI
+        reads that for a deployed stack, whose key must not leak into the local one.)"""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for key, variable, kind in (
+            ("api_port", "MAILROOM_API_PORT", int),
+            ("aws_port", "MAILROOM_AWS_PORT", int),
+            ("simulator_port", "MAILROOM_SIM_PORT", int),
+            ("max_send_rate", "MAILROOM_SIM_MAX_SEND_RATE", float),
+            ("state_dir", "MAILROOM_STATE_DIR", Path),
+        ):
+            if env.get(variable):
+                values[key] = kind(env[variable])
+        values.update(overrides)
+        return cls(**values)
+
+
+class LocalStack:
+    def __init__(self, options: LocalStackOptions | None = None, **overrides: Any) -> None:
+        self.options = options or LocalStackOptions(**overrides)
+        self.state_dir = Path(self.options.state_dir).resolve()
+        self.outbox_dir = self.state_dir / "outbox"
+        self.api_key = self.options.api_key or stable_api_key(self.state_dir)
+        self.resources: Resources | None = None
+        self.config: dict[str, Any] = {}
+        self._moto: Any = None
+        self._simulator: SesSimulator | None = None
+        self._gateway: ApiGatewayEmulator | None = None
+        self._pollers: list[SqsPoller] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STATE_FILE
+
+    def start(self) -> dict[str, Any]:
+        """Start everything; returns the config also written to .mailroom/local.json."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.config
+
+    def _start(self) -> None:
+        options = self.options
+        ensure_port_free(options.aws_port, "MAILROOM_AWS_PORT", "the AWS emulator (moto)")
+        ensure_port_free(options.api_port, "MAILROOM_API_PORT", "the API")
+        ensure_port_free(options.simulator_port, "MAILROOM_SIM_PORT", "the SES simulator")
+        aws_url = self._start_moto(options.aws_port)
+        clients = _clients(aws_url, options.region)
+        self.resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"])
+        self._simulator = self._start_simulator(clients["sns"], self.resources)
+        # The handlers read endpoints and names from the environment, so it comes first.
+        self._set_environment(
+            handler_environment(self.resources, aws_url, self._simulator.url, options.region)
+        )
+        self._start_functions(clients["sqs"], self.resources)
+        self.config = self._describe(aws_url)
+        if options.write_state_file:
+            self._write_state_file()
+
+    def _start_simulator(self, sns: Any, resources: Resources) -> SesSimulator:
+        from mailroom.templates import TemplateCatalog
+
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        simulator = SesSimulator(
+            sns=sns,
+            ses_events_topic_arn=resources.ses_events_topic_arn,
+            configuration_set=names.CONFIGURATION_SET,
+            outbox_dir=self.outbox_dir,
+            catalog=TemplateCatalog.load(),
+            template_prefix=names.TEMPLATE_PREFIX,
+            region=self.options.region,
+            max_send_rate=self.options.max_send_rate,
+            event_delay=self.options.event_delay,
+            port=self.options.simulator_port,
+        )
+        simulator.start()
+        return simulator
+
+    def _start_functions(self, sqs: Any, resources: Resources) -> None:
+        """The api function behind the API Gateway emulator, the sender and events
+        functions behind SQS pollers, as the CDK stack wires them."""
+        api = LambdaFunction("mailroom-api", API_HANDLER, names.API_TIMEOUT_SECONDS)
+        sender = LambdaFunction("mailroom-sender", SENDER_HANDLER, names.SENDER_TIMEOUT_SECONDS)
+        events = LambdaFunction("mailroom-events", EVENTS_HANDLER, names.EVENTS_TIMEOUT_SECONDS)
+        for function in (api, sender, events):
+            function.load()  # an import error shows now, not on the first request
+        self._gateway = ApiGatewayEmulator(api, self.api_key, port=self.options.api_port)
+        self._gateway.start()
+        self._pollers = [
+            SqsPoller(sqs, queue.url, queue.arn, function, self.options.region)
+            for queue, function in ((resources.send_queue, sender),
+                                    (resources.events_queue, events))
+        ]
+        for poller in self._pollers:
+            poller.start()
+
+    def _write_state_file(self) -> None:
+        # Written last and atomically: its presence means "ready". It holds the API key,
+        # so only the owner may read it.
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.state_file.with_suffix(".json.partial")
+        partial.touch(mode=0o600)
+        partial.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.state_file)
+
+    def stop(self) -> None:
+        """Stop everything, newest first; safe to call twice or after a failed start."""
+        if self.options.write_state_file and self.config:
+            self.state_file.unlink(missing_ok=True)
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        for poller in self._pollers:
+            poller.request_stop()  # all at once: each may be in a long poll
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._simulator is not None:
+            self._simulator.stop()
+            self._simulator = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self._restore_environment()
+        self.config = {}
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def _start_moto(self, port: int) -> str:
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+        self._moto.start()
+        host, bound_port = self._moto.get_host_and_port()
+        return f"http://{host}:{bound_port}"
+
+    def _describe(self, aws_url: str) -> dict[str, Any]:
+        assert self.resources and self._gateway and self._simulator
+        r = self.resources
+        return {
+            "api_url": self._gateway.url,
+            "api_key": self.api_key,
+            "aws_endpoint_url": aws_url,
+            "region": self.options.region,
+            "ses_events_topic_arn": r.ses_events_topic_arn,
+            "notifications_topic_arn": r.notifications_topic_arn,
+            "send_queue_url": r.send_queue.url,
+            "outbox_dir": str(self.outbox_dir),
+            "notifications_queue_url": r.notifications_queue_url,
+            "send_dlq_url": r.send_queue.dlq_url,
+            "events_queue_url": r.events_queue.url,
+            "events_dlq_url": r.events_queue.dlq_url,
+            "simulator_url": self._simulator.url,
+            "messages_table": r.messages_table,
+            "suppressions_table": r.suppressions_table,
+            "idempotency_table": r.idempotency_table,
+            "configuration_set": names.CONFIGURATION_SET,
+            "template_prefix": names.TEMPLATE_PREFIX,
+            "pid": os.getpid(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def _set_environment(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        # A developer's setting must not send local traffic to real AWS endpoints.
+        for name in ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ.pop(name, None)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+
+
+def handler_environment(
+    resources: Resources, aws_url: str, ses_url: str, region: str
+) -> dict[str, str]:
+    """Everything the handlers read from the environment: AWS endpoints and credentials,
+    Powertools switches, and every name of the three settings models."""
+    env = {
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ENDPOINT_URL_SESV2": ses_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **DUMMY_CREDENTIALS,
+        "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "mailroom"),
+        "POWERTOOLS_METRICS_NAMESPACE": "Mailroom",
+        # No X-Ray daemon and no CloudWatch here; logs stay quiet unless asked for.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    }
+    env.update(settings_environment(resources))
+    return env
+
+
+def settings_environment(resources: Resources) -> dict[str, str]:
+    """A value for every variable of ApiSettings, SenderSettings and EventsSettings.
+    Resource names always come from the stack; tunables keep a developer's value if set,
+    else their default — and a new required setting fails loudly here, not in a handler."""
+    from mailroom.settings import ENV_PREFIX, ApiSettings, EventsSettings, SenderSettings
+
+    wired = {
+        "messages_table": resources.messages_table,
+        "suppressions_table": resources.suppressions_table,
+        "idempotency_table": resources.idempotency_table,
+        "send_queue_url": resources.send_queue.url,
+        "notifications_topic_arn": resources.notifications_topic_arn,
+        "configuration_set": names.CONFIGURATION_SET,
+        "template_prefix": names.TEMPLATE_PREFIX,
+        "max_receive_count": names.MAX_RECEIVE_COUNT,
+        "fleet_concurrency": names.LOCAL_FLEET_CONCURRENCY,
+    }
+    defaults = {"default_from": names.DEFAULT_FROM, "allowed_senders": names.ALLOWED_SENDERS}
+    env: dict[str, str] = {}
+    for model in (ApiSettings, SenderSettings, EventsSettings):
+        for name, spec in model.model_fields.items():
+            variable = f"{ENV_PREFIX}{name}".upper()
+            if name in wired:
+                env[variable] = str(wired[name])
+            elif os.environ.get(variable):
+                env[variable] = os.environ[variable]
+            elif name in defaults:
+                env[variable] = defaults[name]
+            elif not spec.is_required():
+                env[variable] = _env_value(spec.get_default(call_default_factory=True))
+            else:
+                raise RuntimeError(
+                    f"The local stack has no value for {variable} ({model.__name__}): "
+                    "add it to mailroom_dev/local/stack.py settings_environment()."
+                )
+    return env
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | set):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _clients(endpoint_url: str, region: str) -> dict[str, Any]:
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    return {
+        service: session.client(service, endpoint_url=endpoint_url)
+        for service in ("dynamodb", "sqs", "sns")
+    }
+
+
+def ensure_port_free(port: int, variable: str, what: str) -> None:
+    """Fail with plain words now rather than hang or crash in a server thread later."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            raise PortInUse(
+                f"Port {port} on {LOOPBACK} is taken, so {what} cannot start. Is another "
+                f"`make dev` running? Stop it, or pick another port with {variable}=..."
+            ) from None
+
+
+def stable_api_key(state_dir: Path) -> str:
+    """The local API key, generated once and kept in .mailroom/api_key so curl commands and
+    app configs keep working across restarts."""
+    path = state_dir / API_KEY_FILE
+    if path.exists():
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    alphabet = string.ascii_letters + string.digits
+    key = "".join(secrets.choice(alphabet) for _ in range(40))  # shaped like an API GW key
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n", encoding="utf-8")
+    return key

@@ -1,0 +1,57 @@
+"""The local stack's promises to its users and to the handlers: local.json carries the
+contract's keys (DESIGN §3), and the handlers get a valid value for every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailroom.settings import ApiSettings, EventsSettings, SenderSettings
+from mailroom_dev.local import resources
+from mailroom_dev.local.resources import QueueUrls, Resources
+from mailroom_dev.local.stack import settings_environment
+
+CONTRACT_KEYS = {"api_url", "api_key", "aws_endpoint_url", "region", "ses_events_topic_arn",
+                 "notifications_topic_arn", "send_queue_url", "outbox_dir"}
+SETTINGS = (ApiSettings, SenderSettings, EventsSettings)
+
+
+def fake_resources() -> Resources:
+    queue = QueueUrls("http://q/send", "arn:aws:sqs:us-east-1:123456789012:send",
+                      "http://q/send-dlq", "arn:aws:sqs:us-east-1:123456789012:send-dlq")
+    return Resources(
+        send_queue=queue, events_queue=queue, notifications_queue_url="http://q/n",
+        ses_events_topic_arn="arn:aws:sns:us-east-1:123456789012:ses-events",
+        notifications_topic_arn="arn:aws:sns:us-east-1:123456789012:notifications",
+    )
+
+
+@pytest.mark.e2e
+def test_local_json_has_the_contracts_keys(local_stack: dict[str, Any]) -> None:
+    assert set(local_stack) >= CONTRACT_KEYS
+    assert local_stack["api_url"].startswith("http://127.0.0.1:")
+    assert local_stack["aws_endpoint_url"].startswith("http://127.0.0.1:")
+    assert Path(local_stack["outbox_dir"]).is_dir()
+
+
+def test_every_settings_variable_gets_a_value() -> None:
+    env = settings_environment(fake_resources())
+
+    assert set().union(*(model.env_names() for model in SETTINGS)) <= set(env)
+
+
+def test_the_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in settings_environment(fake_resources()).items():
+        monkeypatch.setenv(name, value)
+
+    sender = SenderSettings()  # type: ignore[call-arg]
+    api = ApiSettings()  # type: ignore[call-arg]
+    EventsSettings()  # type: ignore[call-arg]
+
+    assert sender.max_receive_count == resources.MAX_RECEIVE_COUNT
+    assert sender.template_prefix == resources.TEMPLATE_PREFIX
+    # The sender's claim lease must expire before SQS shows the message again.
+    assert sender.lease_seconds < resources.VISIBILITY_TIMEOUT_SECONDS
+    assert api.send_queue_url == "http://q/send"
