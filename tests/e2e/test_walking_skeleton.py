@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -14,63 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.e2e.conftest import DEADLINE, STATUS_RANK, WELCOME, Api
+
 pytestmark = pytest.mark.e2e
-
-DEADLINE = 20  # seconds for a message to reach its final status
-WELCOME = {"name": "Ada", "action_url": "https://app.example.com/start"}
-STATUS_RANK = {"queued": 0, "sent": 1, "delayed": 2, "delivered": 3, "bounced": 4,
-               "rejected": 4, "render_failed": 4, "suppressed": 4, "failed": 4,
-               "complained": 5}
-
-
-class Api:
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.url = config["api_url"]
-        self.key = config["api_key"]
-
-    def call(
-        self, method: str, path: str, body: Any = None, *, key: str | None = "default",
-        raw: bytes | None = None,
-    ) -> tuple[int, Any]:
-        headers = {"content-type": "application/json"}
-        if key is not None:
-            headers["x-api-key"] = self.key if key == "default" else key
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, payload = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, payload = error.code, error.read()
-        return status, json.loads(payload) if payload else None
-
-    def send(self, to: str, template: str = "welcome", data: Any = None) -> tuple[int, Any]:
-        return self.call("POST", "/v1/emails", {
-            "to": to, "template": template, "data": WELCOME if data is None else data,
-        })
-
-    def follow(self, message_id: str, until: set[str]) -> tuple[dict[str, Any], list[str]]:
-        """Poll the message until its status is in `until`; returns it and every status
-        seen on the way."""
-        seen: list[str] = []
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            status, message = self.call("GET", f"/v1/emails/{message_id}")
-            assert status == 200, message
-            if not seen or seen[-1] != message["status"]:
-                seen.append(message["status"])
-            if message["status"] in until:
-                return message, seen
-            if time.monotonic() > deadline:
-                pytest.fail(f"{message_id} stayed {message['status']}: {message}")
-            time.sleep(0.1)
-
-
-@pytest.fixture(scope="session")
-def api(local_stack: dict[str, Any]) -> Api:
-    return Api(local_stack)
 
 
 def event_types(message: dict[str, Any]) -> list[str]:
