@@ -7,10 +7,10 @@ import time
 
 import boto3
 import pytest
+
 from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
-
 from tests.fakes import FakeMailer
 from tests.integration.lambda_events import LambdaContext, sqs_event
 

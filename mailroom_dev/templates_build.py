@@ -22,6 +22,7 @@ from typing import Any
 
 import jinja2
 import pybars
+
 from mailroom.templates import EmailTemplate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

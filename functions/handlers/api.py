@@ -14,6 +14,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, Field, ValidationError
+
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.errors import (
     IdempotencyConflict,
@@ -30,7 +32,6 @@ from mailroom.models import (
     utcnow,
 )
 from mailroom.settings import api_settings
-from pydantic import BaseModel, Field, ValidationError
 
 logger = Logger(service="mailroom-api")
 tracer = Tracer(service="mailroom-api")

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.ports import MessageStore, Publisher, SuppressionStore
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import (
     async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from mailroom.models import SendRequest
 from mailroom.pacing import retry_delay
 from mailroom.send import Sender, SendResult
@@ -34,6 +35,7 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 @cache
 def _dependencies() -> dict[str, Any]:
     import boto3
+
     from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
     from mailroom.adapters.ses import SesMailer
     from mailroom.adapters.sns import SnsPublisher

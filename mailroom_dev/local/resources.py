@@ -10,13 +10,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from mailroom.adapters.dynamodb import REASON_INDEX, SES_MESSAGE_ID_INDEX
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; SES event records carry it too
 
 MESSAGES_TABLE = "messages"
-MESSAGES_BY_SES_ID_INDEX = "by_ses_message_id"
+MESSAGES_BY_SES_ID_INDEX = SES_MESSAGE_ID_INDEX
 SUPPRESSIONS_TABLE = "suppressions"
-SUPPRESSIONS_BY_REASON_INDEX = "by_reason"
+SUPPRESSIONS_BY_REASON_INDEX = REASON_INDEX
 SUPPRESSIONS_TTL_ATTRIBUTE = "ttl"
 IDEMPOTENCY_TABLE = "idempotency"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"

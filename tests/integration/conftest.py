@@ -6,6 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from mailroom_dev.local.resources import Resources, create_resources
+
 REGION = "us-east-1"
 
 
@@ -25,88 +27,48 @@ def aws():
 
 
 @pytest.fixture
-def dynamodb(aws):
-    return boto3.client("dynamodb", region_name=REGION)
+def resources(aws) -> Resources:
+    """Every table, queue and topic, created exactly as the local stack creates them."""
+    return create_resources(boto3.client("dynamodb", region_name=REGION),
+                            boto3.client("sqs", region_name=REGION),
+                            boto3.client("sns", region_name=REGION))
 
 
 @pytest.fixture
-def messages_table(dynamodb) -> str:
-    dynamodb.create_table(
-        TableName="messages",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "ses_message_id", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "by_ses_message_id",
-            "KeySchema": [{"AttributeName": "ses_message_id", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-    )
-    return "messages"
+def messages_table(resources) -> str:
+    return resources.messages_table
 
 
 @pytest.fixture
-def suppressions_table(dynamodb) -> str:
-    dynamodb.create_table(
-        TableName="suppressions",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "email", "AttributeType": "S"},
-            {"AttributeName": "reason", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "by_reason",
-            "KeySchema": [{"AttributeName": "reason", "KeyType": "HASH"},
-                          {"AttributeName": "created_at", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-    )
-    return "suppressions"
+def suppressions_table(resources) -> str:
+    return resources.suppressions_table
 
 
 @pytest.fixture
-def idempotency_table(dynamodb) -> str:
-    dynamodb.create_table(
-        TableName="idempotency",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-    )
-    return "idempotency"
+def idempotency_table(resources) -> str:
+    return resources.idempotency_table
 
 
 @pytest.fixture
-def send_queue(aws) -> dict[str, str]:
-    sqs = boto3.client("sqs", region_name=REGION)
-    dlq = sqs.create_queue(QueueName="send-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+def send_queue(resources) -> dict[str, str]:
+    return {"url": resources.send_queue.url, "dlq_url": resources.send_queue.dlq_url}
+
+
+@pytest.fixture
+def notifications(resources) -> dict[str, str]:
+    """The notifications topic and a queue subscribed to it, to read what apps receive."""
+    return {"topic_arn": resources.notifications_topic_arn,
+            "queue_url": resources.notifications_queue_url}
+
+
+def received_notifications(queue_url: str) -> list[dict]:
+    """The notifications an app subscribed to the topic received (SNS envelopes unwrapped)."""
     import json
 
-    url = sqs.create_queue(QueueName="send", Attributes={
-        "VisibilityTimeout": "60",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
-    })["QueueUrl"]
-    return {"url": url, "dlq_url": dlq}
-
-
-@pytest.fixture
-def notifications(aws) -> dict[str, str]:
-    """The notifications topic with a queue subscribed, to read what apps receive."""
-    sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
-    topic = sns.create_topic(Name="notifications")["TopicArn"]
-    queue = sqs.create_queue(QueueName="notifications-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true"})
-    return {"topic_arn": topic, "queue_url": queue}
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+        "Messages", [])
+    return [json.loads(json.loads(message["Body"])["Message"]) for message in messages]
 
 
 @pytest.fixture

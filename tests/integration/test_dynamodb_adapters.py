@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
 from mailroom.errors import RequestValidationError
 from mailroom.models import (

@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import pytest
 
 from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
 from mailroom.models import Message, Status
+from tests.integration.conftest import received_notifications
 from tests.integration.lambda_events import LambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -51,13 +51,6 @@ def sent_message(messages_table: str, ses_event: dict) -> Message:
     return message
 
 
-def inbox(queue_url: str) -> list[dict]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                   MessageAttributeNames=["All"]).get("Messages", [])
-    return [json.loads(message["Body"]) for message in messages]
-
-
 def test_a_hard_bounce_ends_the_message_suppresses_the_address_and_tells_the_app(
         events, messages_table, suppressions_table, notifications):
     ses_event = sample("ses/bounce-permanent-general.json")
@@ -72,7 +65,7 @@ def test_a_hard_bounce_ends_the_message_suppresses_the_address_and_tells_the_app
     assert [e.type for e in stored.events] == ["bounce"]
     entry = DynamoSuppressionStore(suppressions_table).get(message.to, datetime.now(UTC))
     assert entry.reason.value == "hard_bounce"
-    types = sorted(n["type"] for n in inbox(notifications["queue_url"]))
+    types = sorted(n["type"] for n in received_notifications(notifications["queue_url"]))
     assert types == ["email.bounced", "email.suppressed"]
 
 
@@ -86,7 +79,8 @@ def test_the_same_event_delivered_twice_is_recorded_and_announced_once(
 
     stored = DynamoMessageStore(messages_table).get(message.id)
     assert [e.type for e in stored.events] == ["delivery"]
-    assert [n["type"] for n in inbox(notifications["queue_url"])] == ["email.delivered"]
+    received = received_notifications(notifications["queue_url"])
+    assert [n["type"] for n in received] == ["email.delivered"]
 
 
 def test_a_malformed_record_fails_alone(events, messages_table):

@@ -6,12 +6,13 @@ import json
 
 import boto3
 import pytest
+
 from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
 from mailroom.sending import TransientSendError
-
 from tests.fakes import FakeMailer
+from tests.integration.conftest import received_notifications
 from tests.integration.lambda_events import LambdaContext, sqs_event
 
 
@@ -135,6 +136,5 @@ def test_a_permanent_failure_is_not_retried_and_apps_hear_about_it(sender, notif
 
     assert response == {"batchItemFailures": []}
     assert sender["store"].get(failing).status is Status.REJECTED
-    inbox = sender["sqs"].receive_message(QueueUrl=notifications["queue_url"],
-                                          MessageAttributeNames=["All"])["Messages"]
-    assert json.loads(inbox[0]["Body"])["type"] == "email.rejected"
+    [notification] = received_notifications(notifications["queue_url"])
+    assert notification["type"] == "email.rejected"

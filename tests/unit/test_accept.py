@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.errors import (
     InvalidAddress,
@@ -17,7 +18,6 @@ from mailroom.errors import (
 )
 from mailroom.models import Status, Suppression, SuppressionReason
 from mailroom.templates import TemplateCatalog
-
 from tests.fakes import FakeMessageStore, FakeSendQueue, FakeSuppressionStore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

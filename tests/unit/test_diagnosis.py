@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from mailroom.diagnosis import ACTIONS, diagnose
 from mailroom.ses_events import SesEvent, SesEventKind
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from handlers import events as events_handler
 from mailroom.models import Message, Status
 from mailroom.outcomes import SuppressionPolicy
 from mailroom.ses_events import parse_ses_notification
-
 from tests.fakes import FakeMessageStore, FakePublisher, FakeSuppressionStore
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mailroom.models import Message, Status, Suppression, SuppressionReason
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.ses_events import SesEvent, parse_ses_notification
 from mailroom.settings import EventsSettings
-
 from tests.fakes import FakeMessageStore, FakePublisher, FakeSuppressionStore
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

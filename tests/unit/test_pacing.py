@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mailroom.pacing import SendPacer, retry_delay
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from mailroom.adapters.ses import SesMailer
 from mailroom.models import SendRequest, Status
 from mailroom.sending import PermanentSendError, TransientSendError

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from mailroom.errors import MissingTemplateData, RequestValidationError, UnknownTemplate
 from mailroom.templates import DEFAULT_CATALOG_PATH, TemplateCatalog
-
 from mailroom_dev.templates_build import (
     SOURCE_DIR,
     TemplateBuildError,
