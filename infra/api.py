@@ -14,6 +14,7 @@ from constructs import Construct
 from . import config
 from .config import ApiSettings, MailroomConfig
 from .functions import FunctionFactory, FunctionSpec, settings_env
+from .gateway_errors import GATEWAY_ERRORS
 from .nag import acknowledge
 from .sending import Sending
 from .storage import SUPPRESSIONS_BY_REASON, Storage
@@ -21,21 +22,6 @@ from .storage import SUPPRESSIONS_BY_REASON, Storage
 STAGE = "prod"
 # Routes anyone may call (DESIGN §4); everything else under /v1 needs the x-api-key header.
 PUBLIC_ROUTES = ("health", "openapi.json")
-
-# API Gateway's own refusals, in the contract's error shape (DESIGN §4). A status of None
-# keeps the one API Gateway chose (502 for a crashed function, 504 for a timeout).
-_R = apigw.ResponseType
-_GATEWAY_ERRORS = (
-    # (construct id, response type, status, code, message)
-    ("InvalidApiKey", _R.INVALID_API_KEY, "403", "forbidden", "Missing or invalid API key."),
-    ("NoSuchRoute", _R.MISSING_AUTHENTICATION_TOKEN, "404", "not_found", "No such route."),
-    ("Throttled", _R.THROTTLED, "429", "rate_limited", "Too many requests; slow down."),
-    ("TooLarge", _R.REQUEST_TOO_LARGE, "413", "payload_too_large", "Request too large."),
-    ("BadParameters", _R.BAD_REQUEST_PARAMETERS, "400", "bad_request", "Invalid request."),
-    ("BadBody", _R.BAD_REQUEST_BODY, "400", "bad_request", "Invalid request body."),
-    ("Default5xx", _R.DEFAULT_5_XX, None, "internal_error", "Internal error; retry later."),
-)
-
 
 class Api(Construct):
     def __init__(
@@ -117,13 +103,12 @@ class Api(Construct):
                 throttling_burst_limit=cfg.api_burst_limit,
             ),
         )
-        for name, response_type, status, code, message in _GATEWAY_ERRORS:
-            body = {"error": {"code": code, "message": message, "details": None}}
+        for error in GATEWAY_ERRORS:
             self.rest_api.add_gateway_response(
-                f"Gateway{name}",
-                type=response_type,
-                status_code=status,
-                templates={"application/json": json.dumps(body)},
+                f"Gateway{error.response_type.title().replace('_', '')}",
+                type=getattr(apigw.ResponseType, error.response_type),
+                status_code=str(error.status) if error.status else None,
+                templates={"application/json": json.dumps(error.body)},
             )
 
         # Checks required parameters and, where a model is attached, bodies; the body size

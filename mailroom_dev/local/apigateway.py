@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from infra.gateway_errors import BY_RESPONSE_TYPE
+
 from .httpserver import BodyTooLarge, JsonRequestHandler, LoopbackServer
 from .lambda_runtime import LambdaFunction
 from .resources import ACCOUNT_ID
@@ -39,20 +41,16 @@ class GatewayResponse:
     error_type: str | None = None
 
 
-def _contract_error(status: int, code: str, message: str, error_type: str) -> GatewayResponse:
-    return GatewayResponse(
-        status, {"error": {"code": code, "message": message, "details": None}}, error_type
-    )
+def _contract_error(response_type: str, error_type: str) -> GatewayResponse:
+    error = BY_RESPONSE_TYPE[response_type]
+    assert error.status is not None
+    return GatewayResponse(error.status, error.body, error_type)
 
 
 # API Gateway's own refusals, customised by the stack into the contract's error shape.
-# Mirrors `_GATEWAY_ERRORS` in infra/api.py (kept apart because that module imports CDK).
-FORBIDDEN = _contract_error(403, "forbidden", "Missing or invalid API key.",
-                            "ForbiddenException")
-NO_ROUTE = _contract_error(404, "not_found", "No such route.",
-                           "MissingAuthenticationTokenException")
-TOO_LARGE = _contract_error(413, "payload_too_large", "Request too large.",
-                            "RequestTooLargeException")
+FORBIDDEN = _contract_error("INVALID_API_KEY", "ForbiddenException")
+NO_ROUTE = _contract_error("MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException")
+TOO_LARGE = _contract_error("REQUEST_TOO_LARGE", "RequestTooLargeException")
 # A failed or malformed Lambda answer; not customised by the stack.
 INTERNAL_ERROR = GatewayResponse(502, {"message": "Internal server error"})
 
