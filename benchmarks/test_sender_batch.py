@@ -24,10 +24,12 @@ class SlowMailer(FakeMailer):
 
 
 @pytest.fixture
-def sender(monkeypatch, messages_table, suppressions_table, send_queue, notifications):
+def sender(monkeypatch, resources, messages_table, suppressions_table, send_queue,
+           notifications):
     for name, value in {
         "MAILROOM_MESSAGES_TABLE": messages_table,
         "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
+        "MAILROOM_CONTROL_TABLE": resources.control_table,
         "MAILROOM_CONFIGURATION_SET": "mailroom",
         "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
         "MAILROOM_SEND_QUEUE_URL": send_queue["url"],

@@ -46,6 +46,7 @@ class Api(Construct):
                     messages_table=storage.messages.table_name,
                     suppressions_table=storage.suppressions.table_name,
                     idempotency_table=storage.idempotency.table_name,
+                    control_table=storage.control.table_name,
                     send_queue_url=sending.queues.queue.queue_url,
                     allowed_senders=list(cfg.allowed_senders),
                     default_from=cfg.from_address,
@@ -53,14 +54,21 @@ class Api(Construct):
                 timeout=config.API_TIMEOUT,
                 description="Mailroom HTTP API: validate, record, enqueue",
                 statements=[
-                    Storage.statement(storage.messages, ["PutItem", "GetItem", "UpdateItem"]),
-                    # Suppression lookups and the manual list (written with UpdateItem);
-                    # listing by reason queries the sparse by_reason index, listing all scans.
+                    # New messages are written in batches; a message the queue refused is
+                    # closed with an update.
+                    Storage.statement(
+                        storage.messages, ["BatchWriteItem", "GetItem", "UpdateItem"]
+                    ),
+                    # Suppression lookups (batched) and the manual list (written with
+                    # UpdateItem); listing by reason queries the sparse by_reason index,
+                    # listing all scans.
                     Storage.statement(
                         storage.suppressions,
-                        ["GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"],
+                        ["BatchGetItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"],
                         index=SUPPRESSIONS_BY_REASON,
                     ),
+                    # The sending switch: read on requests, set by PUT /v1/sending.
+                    Storage.statement(storage.control, ["GetItem", "PutItem"]),
                     # Powertools idempotency's record lifecycle.
                     Storage.statement(
                         storage.idempotency, ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]

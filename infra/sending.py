@@ -34,6 +34,7 @@ class Sending(Construct):
             SenderSettings,
             messages_table=storage.messages.table_name,
             suppressions_table=storage.suppressions.table_name,
+            control_table=storage.control.table_name,
             configuration_set=ses.configuration_set.configuration_set_name,
             notifications_topic_arn=notifications.topic.topic_arn,
             template_prefix=cfg.template_prefix,
@@ -57,6 +58,9 @@ class Sending(Construct):
                     Storage.statement(storage.messages, ["GetItem", "UpdateItem"]),
                     # Re-check suppression right before sending.
                     Storage.statement(storage.suppressions, ["GetItem"]),
+                    # While sending is paused, a message goes back to the queue to wait.
+                    Storage.statement(storage.control, ["GetItem"]),
+                    self.queues.send_statement(),
                     *self._ses_statements(cfg, ses),
                     *notifications.publish_statements(),
                 ],

@@ -61,6 +61,12 @@ class Storage(Construct):
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
+        # Small operational state, e.g. the sending switch (paused or not). Kept with the
+        # stack's data: a paused account must stay paused across a redeploy.
+        self.control = _table(
+            self, "Control", key="name", ttl=None, removal=RemovalPolicy.RETAIN
+        )
+
         # Powertools idempotency layout: key `id`, TTL `expiration`. Disposable by design.
         self.idempotency = _table(
             self, "Idempotency", key="id", ttl="expiration", removal=RemovalPolicy.DESTROY

@@ -34,6 +34,8 @@ app = typer.Typer(
 )
 suppressions_app = typer.Typer(help="Addresses Mailroom will not send to.", no_args_is_help=True)
 app.add_typer(suppressions_app, name="suppressions")
+sending_app = typer.Typer(help="Pause or resume all sending.", no_args_is_help=True)
+app.add_typer(sending_app, name="sending")
 
 console = Console()
 errors = Console(stderr=True)
@@ -412,6 +414,38 @@ def suppressions_remove(ctx: typer.Context, email: str) -> None:
             raise typer.Exit(1) from None
         raise
     console.print(f"Removed {email} from the suppression list.")
+
+
+@sending_app.command("status")
+def sending_status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Whether sending is paused, since when and why."""
+    _print_sending(_settings(ctx).api().call("GET", "/v1/sending"), as_json)
+
+
+@sending_app.command("pause")
+def sending_pause(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option(help="Why, shown to API callers.")] = "operator pause",
+    as_json: JsonFlag = False,
+) -> None:
+    """Stop sending: the API answers 503 and queued mail waits, never dropped."""
+    body = {"paused": True, "reason": reason}
+    _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", body), as_json)
+
+
+@sending_app.command("resume")
+def sending_resume(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Send again; mail that waited goes out within two minutes."""
+    _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", {"paused": False}), as_json)
+
+
+def _print_sending(state: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        return _print_json(state)
+    if state["sending"] == "paused":
+        console.print(f"Sending is [bold red]paused[/] since {state['since']}: {state['reason']}")
+    else:
+        console.print("Sending is [bold green]enabled[/].")
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from mailroom.models import (
     Failure,
     Message,
     Notification,
+    SendingState,
     SendRequest,
     Status,
     Suppression,
@@ -140,9 +141,22 @@ class FakeSuppressionStore:
 class FakeSendQueue:
     def __init__(self) -> None:
         self.sent: list[SendRequest] = []
+        self.delays: list[int] = []
 
-    def enqueue(self, requests: Sequence[SendRequest]) -> None:
+    def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None:
         self.sent.extend(requests)
+        self.delays.extend([delay_seconds] * len(requests))
+
+
+class FakeSendingSwitch:
+    def __init__(self) -> None:
+        self.current = SendingState()
+
+    def state(self) -> SendingState:
+        return self.current
+
+    def set(self, state: SendingState) -> None:
+        self.current = state
 
 
 class FakeMailer:

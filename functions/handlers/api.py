@@ -27,6 +27,7 @@ from mailroom.errors import (
 from mailroom.models import (
     MAX_BATCH_ITEMS,
     MAX_REQUEST_BODY_BYTES,
+    SendingState,
     Suppression,
     SuppressionReason,
     utcnow,
@@ -53,13 +54,18 @@ class SuppressionUpdate(BaseModel):
 # --- dependencies, built once per container --------------------------------------------
 @cache
 def _dependencies() -> dict[str, Any]:
-    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+    from mailroom.adapters.dynamodb import (
+        DynamoMessageStore,
+        DynamoSendingSwitch,
+        DynamoSuppressionStore,
+    )
     from mailroom.adapters.sqs import SqsSendQueue
     from mailroom.templates import TemplateCatalog
 
     settings = api_settings()
     messages = DynamoMessageStore(settings.messages_table)
     suppressions = DynamoSuppressionStore(settings.suppressions_table)
+    switch = DynamoSendingSwitch(settings.control_table)
     acceptor = Acceptor(
         messages=messages,
         suppressions=suppressions,
@@ -68,8 +74,10 @@ def _dependencies() -> dict[str, Any]:
         default_from=settings.default_from,
         allowed_senders=settings.allowed_senders,
         check_deliverability=settings.check_deliverability,
+        switch=switch,
     )
     return {"acceptor": acceptor, "messages": messages, "suppressions": suppressions,
+            "switch": switch,
             "idempotent": _idempotent_accept(settings.idempotency_table, acceptor)}
 
 
@@ -241,7 +249,26 @@ def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict
 
 @app.get("/v1/health", summary="Liveness and whether sending is enabled")
 def health() -> dict[str, str]:
-    return {"status": "ok", "sending": "enabled"}
+    state = _dependencies()["switch"].state()
+    return {"status": "ok", "sending": "paused" if state.paused else "enabled"}
+
+
+class SendingUpdate(BaseModel):
+    paused: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@app.get("/v1/sending", summary="Whether sending is paused, since when and why")
+def get_sending() -> dict[str, Any]:
+    return _dependencies()["switch"].state().to_api()
+
+
+@app.put("/v1/sending", summary="Pause or resume sending")
+def put_sending(body: Annotated[SendingUpdate, Body()]) -> dict[str, Any]:
+    state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api")
+    _dependencies()["switch"].set(state)
+    logger.warning("sending switched", paused=body.paused, reason=body.reason)
+    return state.to_api()
 
 
 @app.get("/v1/openapi.json", summary="This API's OpenAPI document")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -36,9 +37,14 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 def _dependencies() -> dict[str, Any]:
     import boto3
 
-    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+    from mailroom.adapters.dynamodb import (
+        DynamoMessageStore,
+        DynamoSendingSwitch,
+        DynamoSuppressionStore,
+    )
     from mailroom.adapters.ses import SesMailer
     from mailroom.adapters.sns import SnsPublisher
+    from mailroom.adapters.sqs import SqsSendQueue
     from mailroom.pacing import SendPacer
 
     settings = sender_settings()
@@ -52,10 +58,10 @@ def _dependencies() -> dict[str, Any]:
         mailer=mailer,
         publisher=SnsPublisher(settings.notifications_topic_arn),
         pacer=pacer,
+        queue=SqsSendQueue(settings.send_queue_url),
+        switch=DynamoSendingSwitch(settings.control_table),
+        lease=timedelta(seconds=settings.lease_seconds),
     )
-    from datetime import timedelta
-
-    sender.lease = timedelta(seconds=settings.lease_seconds)
     return {"sender": sender, "sqs": boto3.client("sqs"),
             # Threads, not the default executor: its size follows the CPU count, and SES
             # calls wait on the network, not the CPU.

@@ -24,6 +24,7 @@ from .errors import (
     RecipientSuppressed,
     RequestValidationError,
     SenderNotAllowed,
+    SendingPaused,
 )
 from .models import (
     MAX_QUEUE_MESSAGE_BYTES,
@@ -36,7 +37,7 @@ from .models import (
     TimelineEvent,
     utcnow,
 )
-from .ports import MessageStore, SendQueue, SuppressionStore
+from .ports import MessageStore, SendingSwitch, SendQueue, SuppressionStore
 from .templates import TemplateCatalog
 
 # SES message tags: ASCII letters, digits, underscore and dash, up to 256 characters.
@@ -71,6 +72,7 @@ class Acceptor:
     default_from: str
     allowed_senders: Sequence[str] = ()
     check_deliverability: bool = False
+    switch: SendingSwitch | None = None
     clock: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
 
@@ -86,7 +88,10 @@ class Acceptor:
     ) -> list[dict[str, str] | MailroomError]:
         """Each request accepted or refused on its own, answered in request order. The AWS
         calls are batched: one suppression lookup, one write of the records, one queueing
-        per SQS batch — so one email costs three calls and a hundred cost about fifteen."""
+        per SQS batch — so one email costs three calls and a hundred cost about fifteen.
+        (The sending switch is read too, but cached: one read per container every few
+        seconds.)"""
+        self.check_sending_enabled()
         results: list[dict[str, str] | MailroomError] = []
         prepared: list[tuple[int, SendRequest]] = []
         for index, request in enumerate(requests):
@@ -129,6 +134,17 @@ class Acceptor:
                 request.id,
                 TimelineEvent(type="failed", at=self.clock(), key="not_queued"),
                 status=Status.FAILED, failure=failure)
+
+    def check_sending_enabled(self) -> None:
+        state = self.switch.state() if self.switch else None
+        if state and state.paused:
+            raise SendingPaused(
+                "Sending is paused"
+                + (f" ({state.reason})" if state.reason else "")
+                + ". Nothing was queued: retry later. Mail queued before the pause waits and "
+                "goes out when sending resumes.",
+                details=state.to_api(),
+            )
 
     def prepare(self, request: EmailRequest) -> SendRequest:
         """Every check that needs no AWS call, in the order a caller would fix them."""

@@ -153,6 +153,20 @@ class Suppression(BaseModel):
         }
 
 
+class SendingState(BaseModel):
+    """Whether Mailroom sends at all. Paused, the API answers 503 `sending_paused` and queued
+    mail waits in the send queue — never dropped — until sending resumes."""
+
+    paused: bool = False
+    reason: str | None = None
+    since: datetime | None = None
+    source: str | None = None  # "api" (an operator) or the component that paused it
+
+    def to_api(self) -> dict[str, Any]:
+        return {"sending": "paused" if self.paused else "enabled", "reason": self.reason,
+                "since": self.since.isoformat() if self.since else None, "source": self.source}
+
+
 class Notification(BaseModel):
     """The normalised event published to the notifications topic, one per outcome.
     `id` is stable for the same outcome, so subscribers can deduplicate."""

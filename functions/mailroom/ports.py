@@ -12,6 +12,7 @@ from .models import (
     Failure,
     Message,
     Notification,
+    SendingState,
     SendRequest,
     Status,
     Suppression,
@@ -87,7 +88,15 @@ class SuppressionStore(Protocol):
 
 
 class SendQueue(Protocol):
-    def enqueue(self, requests: Sequence[SendRequest]) -> None: ...
+    def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None: ...
+
+
+class SendingSwitch(Protocol):
+    def state(self) -> SendingState:
+        """The current state; may be a few seconds stale (it is read on every request)."""
+        ...
+
+    def set(self, state: SendingState) -> None: ...
 
 
 class Mailer(Protocol):

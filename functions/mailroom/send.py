@@ -24,7 +24,15 @@ from enum import StrEnum
 from .addresses import normalize
 from .models import Failure, Notification, SendRequest, Status, TimelineEvent, utcnow
 from .pacing import SendPacer
-from .ports import Claim, Mailer, MessageStore, Publisher, SuppressionStore
+from .ports import (
+    Claim,
+    Mailer,
+    MessageStore,
+    Publisher,
+    SendingSwitch,
+    SendQueue,
+    SuppressionStore,
+)
 from .sending import PermanentSendError, TransientSendError
 
 NOTIFICATION_TYPES = {
@@ -35,8 +43,15 @@ NOTIFICATION_TYPES = {
 }
 
 
+# While sending is paused, a message goes back to the queue with this delay — as a fresh
+# message, so waiting never uses up its receives and never ends in the DLQ. On resume,
+# waiting mail goes out within this long.
+PAUSED_RECHECK_SECONDS = 120
+
+
 class SendResult(StrEnum):
     SENT = "sent"
+    DEFERRED = "deferred"  # sending is paused: back in the queue, to be tried later
     DUPLICATE = "duplicate"  # already sent or already finished: nothing to do
     SUPPRESSED = "suppressed"
     FAILED = "failed"  # permanent failure, recorded
@@ -49,12 +64,17 @@ class Sender:
     mailer: Mailer
     publisher: Publisher
     pacer: SendPacer | None = None
+    queue: SendQueue | None = None
+    switch: SendingSwitch | None = None
     lease: timedelta = timedelta(seconds=60)
     throttle_retries: int = 3
     clock: Callable[[], datetime] = field(default=utcnow)
 
     def send(self, request: SendRequest) -> SendResult:
         """Send one message. Raises `TransientSendError` when it should be retried later."""
+        if self.switch and self.queue and self.switch.state().paused:
+            self.queue.enqueue([request], delay_seconds=PAUSED_RECHECK_SECONDS)
+            return SendResult.DEFERRED
         claim = self.messages.claim(request.id, self.clock(), self.lease)
         if claim in (Claim.ALREADY_SENT, Claim.FINISHED):
             return SendResult.DUPLICATE

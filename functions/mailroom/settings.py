@@ -34,6 +34,7 @@ def _split_csv(value: object) -> object:
 
 class ApiSettings(_Settings):
     idempotency_table: str
+    control_table: str
     send_queue_url: str
     # Addresses or domains `from` may use; the first address is the default sender.
     allowed_senders: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -47,6 +48,7 @@ class ApiSettings(_Settings):
 
 class SenderSettings(_Settings):
     configuration_set: str
+    control_table: str
     notifications_topic_arn: str
     template_prefix: str = ""
     # Sends per second across the whole fleet; 0 reads the account's limit from SES GetAccount.

@@ -21,6 +21,7 @@ SUPPRESSIONS_TABLE = "suppressions"
 SUPPRESSIONS_BY_REASON_INDEX = REASON_INDEX
 SUPPRESSIONS_TTL_ATTRIBUTE = "ttl"
 IDEMPOTENCY_TABLE = "idempotency"
+CONTROL_TABLE = "control"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
 
 SES_EVENTS_TOPIC = "ses-events"
@@ -72,6 +73,7 @@ class Resources:
     messages_table: str = MESSAGES_TABLE
     suppressions_table: str = SUPPRESSIONS_TABLE
     idempotency_table: str = IDEMPOTENCY_TABLE
+    control_table: str = CONTROL_TABLE
 
 
 def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
@@ -170,6 +172,12 @@ def _create_tables(dynamodb: Any) -> None:
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    dynamodb.create_table(
+        TableName=CONTROL_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
     )
     # moto records TTL settings but never expires items; the adapters ignore expired items.
     for table, attribute in (

@@ -283,6 +283,7 @@ def settings_environment(resources: Resources) -> dict[str, str]:
         "messages_table": resources.messages_table,
         "suppressions_table": resources.suppressions_table,
         "idempotency_table": resources.idempotency_table,
+        "control_table": resources.control_table,
         "send_queue_url": resources.send_queue.url,
         "notifications_topic_arn": resources.notifications_topic_arn,
         "configuration_set": names.CONFIGURATION_SET,

@@ -120,3 +120,18 @@ def test_an_ses_reject_ends_the_message_rejected_with_a_reason(
     assert message["status"] == "rejected"
     assert message["failure"]["reason"] == "rejected"
     assert message["failure"]["action"]
+
+
+def test_paused_sending_answers_503_until_resumed(api: Api) -> None:
+    assert api.call("PUT", "/v1/sending", {"paused": True, "reason": "maintenance"})[0] == 200
+    try:
+        status, answer = api.send("success+paused@simulator.amazonses.com")
+        assert (status, answer["error"]["code"]) == (503, "sending_paused")
+        assert answer["error"]["details"]["reason"] == "maintenance"
+        assert api.call("GET", "/v1/health", key=None)[1]["sending"] == "paused"
+    finally:
+        api.call("PUT", "/v1/sending", {"paused": False})
+
+    status, accepted = api.send("success+paused@simulator.amazonses.com")
+    assert status == 202
+    assert api.follow(accepted["id"], until={"delivered"})[0]["status"] == "delivered"

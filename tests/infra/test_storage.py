@@ -10,7 +10,7 @@ pytestmark = pytest.mark.infra
 
 def test_every_table_is_on_demand_recoverable_and_encrypted(synth):
     tables = synth.resources("AWS::DynamoDB::Table")
-    assert len(tables) == 3
+    assert len(tables) == 4  # messages, suppressions, idempotency, control
     for table in tables.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -66,10 +66,10 @@ def test_idempotency_table_has_the_powertools_layout(synth):
     )
 
 
-def test_message_history_and_suppressions_survive_stack_deletion(synth):
+def test_message_history_suppressions_and_the_sending_switch_survive_stack_deletion(synth):
     retained = [
         t["Properties"]["KeySchema"][0]["AttributeName"]
         for t in synth.resources("AWS::DynamoDB::Table").values()
         if t.get("DeletionPolicy") == "Retain"
     ]
-    assert sorted(retained) == ["email", "id"]
+    assert sorted(retained) == ["email", "id", "name"]  # messages, suppressions, control

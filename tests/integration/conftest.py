@@ -50,6 +50,11 @@ def idempotency_table(resources) -> str:
 
 
 @pytest.fixture
+def control_table(resources) -> str:
+    return resources.control_table
+
+
+@pytest.fixture
 def send_queue(resources) -> dict[str, str]:
     return {"url": resources.send_queue.url, "dlq_url": resources.send_queue.dlq_url}
 
@@ -72,7 +77,8 @@ def received_notifications(queue_url: str) -> list[dict]:
 
 
 @pytest.fixture
-def api_env(monkeypatch, messages_table, suppressions_table, idempotency_table, send_queue):
+def api_env(monkeypatch, messages_table, suppressions_table, idempotency_table, control_table,
+            send_queue):
     """Environment of the API function, as CDK sets it."""
     from mailroom import settings
 
@@ -80,6 +86,7 @@ def api_env(monkeypatch, messages_table, suppressions_table, idempotency_table, 
         "MAILROOM_MESSAGES_TABLE": messages_table,
         "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
         "MAILROOM_IDEMPOTENCY_TABLE": idempotency_table,
+        "MAILROOM_CONTROL_TABLE": control_table,
         "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
         "MAILROOM_DEFAULT_FROM": "Acme <no-reply@mail.example.com>",
         "MAILROOM_ALLOWED_SENDERS": "mail.example.com",

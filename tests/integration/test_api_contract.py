@@ -179,3 +179,17 @@ def test_health_and_the_openapi_document(api):
     status, document = api("GET", "/v1/openapi.json")
     assert status == 200
     assert "/v1/emails" in document["paths"]
+
+
+def test_paused_sending_answers_503_and_health_says_so_until_resumed(api, api_env):
+    status, state = api("PUT", "/v1/sending", {"paused": True, "reason": "maintenance"})
+    assert (status, state["sending"], state["reason"]) == (200, "paused", "maintenance")
+
+    status, body = api("POST", "/v1/emails", WELCOME)
+    assert (status, body["error"]["code"]) == (503, "sending_paused")
+    assert api("GET", "/v1/health")[1]["sending"] == "paused"
+    assert queued_count(api_env) == 0
+
+    api("PUT", "/v1/sending", {"paused": False})
+    assert api("POST", "/v1/emails", WELCOME)[0] == 202
+    assert api("GET", "/v1/sending")[1]["sending"] == "enabled"

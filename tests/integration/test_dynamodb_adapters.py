@@ -182,3 +182,18 @@ def test_soft_bounces_are_counted_once_each_within_the_window(suppressions):
 
     assert counts == [1, 1, 2, 2]  # b1 left the window by then, b2 not
     assert suppressions.get("ada@example.com", NOW) is None  # counting is not suppressing
+
+
+def test_the_sending_switch_is_read_through_a_short_cache(control_table):
+    from mailroom.adapters.dynamodb import DynamoSendingSwitch
+    from mailroom.models import SendingState
+
+    ticks = iter([0.0, 1.0, 11.0])
+    writer = DynamoSendingSwitch(control_table)
+    reader = DynamoSendingSwitch(control_table, cache_seconds=10, clock=lambda: next(ticks))
+
+    assert reader.state().paused is False  # t=0, read
+    writer.set(SendingState(paused=True, reason="maintenance", since=NOW, source="api"))
+    assert reader.state().paused is False  # t=1, cached
+    assert reader.state() == SendingState(paused=True, reason="maintenance", since=NOW,
+                                          source="api")  # t=11, read again

@@ -173,3 +173,20 @@ def test_a_batch_answers_each_item_in_order_and_queues_only_the_good_ones(accept
     assert [getattr(r, "code", None) or r["status"] for r in results] == [
         "queued", "recipient_suppressed", "unknown_template", "queued"]
     assert sorted(q.to for q in acceptor.queue.sent) == ["ada@example.com", "cy@example.com"]
+
+
+def test_while_sending_is_paused_nothing_is_accepted_and_the_answer_says_why(acceptor):
+    from mailroom.errors import SendingPaused
+    from mailroom.models import SendingState
+    from tests.fakes import FakeSendingSwitch
+
+    acceptor.switch = FakeSendingSwitch()
+    acceptor.switch.set(SendingState(paused=True, reason="bounce rate 4.2%", since=NOW,
+                                     source="reputation_guard"))
+
+    with pytest.raises(SendingPaused) as caught:
+        acceptor.accept(request())
+
+    assert caught.value.http_status == 503
+    assert caught.value.details["reason"] == "bounce rate 4.2%"
+    assert acceptor.queue.sent == []

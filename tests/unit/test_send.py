@@ -173,3 +173,24 @@ def test_throttling_that_outlasts_the_in_place_retries_goes_back_to_the_queue(se
     with pytest.raises(TransientSendError):
         sender.send(request)
     assert sender.messages.get(request.id).status is Status.QUEUED
+
+
+def test_while_sending_is_paused_a_message_waits_in_the_queue_without_using_its_attempts(
+        sender):
+    from mailroom.models import SendingState
+    from mailroom.send import PAUSED_RECHECK_SECONDS
+    from tests.fakes import FakeSendingSwitch, FakeSendQueue
+
+    sender.switch, sender.queue = FakeSendingSwitch(), FakeSendQueue()
+    sender.switch.set(SendingState(paused=True, reason="maintenance"))
+    request = queued(sender)
+
+    assert sender.send(request) is SendResult.DEFERRED
+
+    assert sender.mailer.sent == []
+    assert [(r.id, d) for r, d in zip(sender.queue.sent, sender.queue.delays, strict=True)] == [
+        (request.id, PAUSED_RECHECK_SECONDS)]
+    assert sender.messages.get(request.id).status is Status.QUEUED
+
+    sender.switch.set(SendingState(paused=False))
+    assert sender.send(request) is SendResult.SENT

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from ..models import (
     Failure,
     Message,
+    SendingState,
     Status,
     Suppression,
     SuppressionReason,
@@ -413,4 +414,34 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         ) from None
 
 
-__all__ = ["DynamoMessageStore", "DynamoSuppressionStore"]
+
+
+class DynamoSendingSwitch:
+    """The sending switch: one item in the control table. Read on every API request and
+    every send, so it is cached for a few seconds per container: a pause takes effect
+    everywhere within `cache_seconds`, at one read per container per interval."""
+
+    KEY = {"name": {"S": "sending"}}
+
+    def __init__(self, table_name: str, client: Any = None, *, cache_seconds: float = 10.0,
+                 clock: Any = time.monotonic) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._cached: tuple[float, SendingState] | None = None
+
+    def state(self) -> SendingState:
+        now = self._clock()
+        if self._cached and now - self._cached[0] < self.cache_seconds:
+            return self._cached[1]
+        item = self.client.get_item(TableName=self.table_name, Key=self.KEY).get("Item")
+        state = SendingState.model_validate(_plain(_from_item(item))) if item else SendingState()
+        self._cached = (now, state)
+        return state
+
+    def set(self, state: SendingState) -> None:
+        item = {"name": "sending", **state.model_dump(mode="json", exclude_none=True)}
+        self.client.put_item(TableName=self.table_name,
+                             Item={key: _to_ddb(value) for key, value in item.items()})
+        self._cached = (self._clock(), state)

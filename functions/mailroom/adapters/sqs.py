@@ -17,13 +17,14 @@ class SqsSendQueue:
         self.queue_url = queue_url
         self.client = client or boto3.client("sqs")
 
-    def enqueue(self, requests: Sequence[SendRequest]) -> None:
+    def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None:
         for start in range(0, len(requests), SQS_BATCH_LIMIT):
             chunk = requests[start:start + SQS_BATCH_LIMIT]
             response = self.client.send_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
-                    {"Id": str(index), "MessageBody": request.model_dump_json(by_alias=True)}
+                    {"Id": str(index), "MessageBody": request.model_dump_json(by_alias=True),
+                     "DelaySeconds": delay_seconds}
                     for index, request in enumerate(chunk)
                 ],
             )
