@@ -52,7 +52,7 @@ deploy: setup
 	npx cdk deploy $(CONTEXT)
 
 bench: setup
-	$(VENV)/bin/pytest benchmarks --benchmark-only -p no:cacheprovider
+	$(VENV)/bin/pytest benchmarks --benchmark-only -p no:cacheprovider -s -p no:logging
 
 lint: setup
 	$(VENV)/bin/ruff check .

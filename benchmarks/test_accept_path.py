@@ -50,11 +50,30 @@ def test_aws_calls_per_accepted_email(api, aws_calls, benchmark):
     aws_calls.clear()
     accept_one()
     per_email = sum(aws_calls.values())
-    benchmark.extra_info["aws_calls_per_email"] = per_email
-    benchmark.extra_info["calls"] = dict(aws_calls)
-    benchmark.pedantic(accept_one, rounds=20, iterations=1)
     print(f"\nAWS calls per accepted email: {per_email} {dict(aws_calls)}")
+    benchmark.extra_info["aws_calls_per_email"] = per_email
+    benchmark.pedantic(accept_one, rounds=20, iterations=1)
     assert per_email <= MAX_CALLS_PER_EMAIL
+
+
+def test_aws_calls_per_email_with_an_idempotency_key(api, aws_calls, benchmark):
+    """Reported, not held to the target: Powertools idempotency adds its own two writes
+    (the in-progress record and the stored answer)."""
+    keys = iter(range(1_000_000))
+
+    def accept_keyed():
+        headers = {"Idempotency-Key": f"key-{next(keys)}"}
+        response = api.handler(api_event("POST", "/v1/emails", WELCOME, headers=headers),
+                               LambdaContext())
+        assert response["statusCode"] == 202
+
+    aws_calls.clear()
+    accept_keyed()
+    per_email = sum(aws_calls.values())
+    print(f"\nAWS calls per accepted email with an idempotency key: {per_email} "
+          f"{dict(aws_calls)}")
+    benchmark.extra_info["aws_calls_per_email"] = per_email
+    benchmark.pedantic(accept_keyed, rounds=20, iterations=1)
 
 
 def test_aws_calls_per_email_in_a_batch_of_100(api, aws_calls, benchmark):
@@ -67,9 +86,9 @@ def test_aws_calls_per_email_in_a_batch_of_100(api, aws_calls, benchmark):
     aws_calls.clear()
     accept_batch()
     per_email = sum(aws_calls.values()) / 100
+    print(f"\nAWS calls per email in a batch of 100: {per_email} {dict(aws_calls)}")
     benchmark.extra_info["aws_calls_per_email"] = per_email
     benchmark.pedantic(accept_batch, rounds=3, iterations=1)
-    print(f"\nAWS calls per email in a batch of 100: {per_email} {dict(aws_calls)}")
     assert per_email <= MAX_CALLS_PER_EMAIL
 
 
