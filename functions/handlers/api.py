@@ -105,13 +105,12 @@ def _idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
     return accept
 
 
-def _accept(body: dict[str, Any], header_key: str | None) -> dict[str, str]:
+def _accept(request: EmailRequest, header_key: str | None) -> dict[str, str]:
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
     )
 
-    request = EmailRequest.model_validate(body)
     key = request.idempotency_key or header_key
     deps = _dependencies()
     if not key:
@@ -132,8 +131,7 @@ def _accept(body: dict[str, Any], header_key: str | None) -> dict[str, str]:
 # --- routes ------------------------------------------------------------------------------
 @app.post("/v1/emails", summary="Send one templated email")
 def send_email(body: Annotated[EmailRequest, Body()]):
-    result = _accept(_raw_body(), app.current_event.headers.get("idempotency-key")
-                     or _header("Idempotency-Key"))
+    result = _accept(body, _header("Idempotency-Key"))
     metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
     return Response(status_code=202, content_type="application/json", body=result)
 
@@ -146,7 +144,7 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
         try:
             request = EmailRequest.model_validate(item)
             if request.idempotency_key:  # each keyed item takes the idempotent path
-                results[index] = _accept(item, None)
+                results[index] = _accept(request, None)
             else:
                 unkeyed.append((index, request))
         except MailroomError as error:
@@ -309,10 +307,6 @@ def handle_not_found(_: NotFoundError) -> Response:
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _raw_body() -> dict[str, Any]:
-    return json.loads(app.current_event.body or "{}")
-
-
 def _header(name: str) -> str | None:
     headers = app.current_event.headers or {}
     return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
