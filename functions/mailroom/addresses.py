@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 
 def normalize(address: str) -> str:
     """The form every store keys on: trimmed, lower-cased, IDN domain in ASCII (punycode).
@@ -14,10 +12,19 @@ def normalize(address: str) -> str:
     local, sep, domain = address.rpartition("@")
     if not sep:
         return address.lower()
-    # Not a valid IDN: keep it as written; validation reports it where it matters.
-    with contextlib.suppress(UnicodeError):
-        domain = domain.encode("idna").decode("ascii")
-    return f"{local.lower()}@{domain.lower()}"
+    return f"{local.lower()}@{ascii_domain(domain)}"
+
+
+def ascii_domain(domain: str) -> str:
+    """The domain in ASCII as SES and email-validator write it: IDNA 2008 with UTS 46
+    mapping, non-transitional — so `straße.de` stays `xn--strae-oqa.de` rather than
+    becoming `strasse.de` (another domain) as Python's built-in IDNA 2003 codec would."""
+    import idna
+
+    try:
+        return idna.encode(domain, uts46=True, transitional=False).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError):
+        return domain.lower()  # not a valid IDN: keep it; validation reports it elsewhere
 
 
 # Header-breaking characters: anything that could end a header line or smuggle in another.

@@ -12,6 +12,8 @@ from mailroom.errors import InvalidAddress
 @pytest.mark.parametrize(("raw", "normalised"), [
     ("  Ada@Example.COM ", "ada@example.com"),
     ("bob@BÜCHER.de", "bob@xn--bcher-kva.de"),
+    ("ada@straße.de", "ada@xn--strae-oqa.de"),  # IDNA 2008: not strasse.de, another domain
+    ("ada@ςigma.gr", "ada@xn--igma-fod.gr"),  # final sigma kept, not mapped
     ("success+welcome@simulator.amazonses.com", "success+welcome@simulator.amazonses.com"),
 ])
 def test_addresses_are_normalised_to_one_key(raw, normalised):
