@@ -4,17 +4,27 @@ map domain errors to the contract's error bodies in one place."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestValidationError as SchemaError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.errors import (
@@ -23,6 +33,7 @@ from mailroom.errors import (
     MailroomError,
     NotFound,
     PayloadTooLarge,
+    RequestValidationError,
 )
 from mailroom.models import (
     MAX_BATCH_ITEMS,
@@ -42,13 +53,27 @@ app.enable_swagger(path="/v1/docs", title="Mailroom API", version="1")
 
 
 class BatchRequest(BaseModel):
-    emails: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one, so one bad item is refused alone.
+    emails: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
 
 
 class SuppressionUpdate(BaseModel):
-    reason: SuppressionReason = SuppressionReason.MANUAL
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal[SuppressionReason.MANUAL] = SuppressionReason.MANUAL
     note: str | None = Field(default=None, max_length=1000)
-    expires_at: Any = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the entry lapses (ISO 8601 with a time zone); "
+                                  "omit for never.")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
 
 
 # --- dependencies, built once per container --------------------------------------------
@@ -140,6 +165,11 @@ def send_email(body: Annotated[EmailRequest, Body()]):
 def send_batch(body: Annotated[BatchRequest, Body()]):
     results: dict[int, dict[str, Any]] = {}
     unkeyed: list[tuple[int, EmailRequest]] = []
+    if _header("Idempotency-Key"):
+        raise RequestValidationError(
+            "A batch takes no Idempotency-Key header: give each item its own "
+            "`idempotency_key`, so a retried batch sends only what was not sent.",
+            details={"field": "Idempotency-Key"})
     for index, item in enumerate(body.emails):
         try:
             request = EmailRequest.model_validate(item)
@@ -166,7 +196,8 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
 
 @app.get("/v1/emails/<message_id>", summary="A message's status and timeline")
 def get_email(message_id: str) -> dict[str, Any]:
-    message = _dependencies()["messages"].get(message_id)
+    # Ids are UUIDs; anything far longer is not one of ours (and DynamoDB keys stop at 2 KB).
+    message = _dependencies()["messages"].get(message_id) if len(message_id) <= 100 else None
     if message is None:
         raise NotFound(f"No message with id {message_id}.", details={"id": message_id})
     return message.to_api()
@@ -279,13 +310,13 @@ def openapi():
 @app.exception_handler(MailroomError)
 def handle_domain_error(error: MailroomError) -> Response:
     if error.http_status >= 500:
-        logger.exception("request failed")
+        logger.warning("request refused", code=error.code, reason=error.message)
     return Response(status_code=error.http_status, content_type="application/json",
                     body=error.to_body())
 
 
-@app.exception_handler(RequestValidationError)
-def handle_validation_error(error: RequestValidationError) -> Response:
+@app.exception_handler(SchemaError)
+def handle_validation_error(error: SchemaError) -> Response:
     errors = error.errors()
     if any(item.get("type") == "json_invalid" for item in errors):
         return handle_domain_error(InvalidJson(
@@ -330,6 +361,32 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             details={"limit": MAX_REQUEST_BODY_BYTES})
         return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(error.to_body())}
+    if body and event.get("httpMethod") in ("POST", "PUT"):
+        refusal = _refuse_non_object_json(event, body)
+        if refusal:
+            return refusal
     # Lets idempotency records expire if this invocation times out mid-request.
     _dependencies()["idempotent"].config.register_lambda_context(context)
     return app.resolve(event, context)
+
+
+def _refuse_non_object_json(event: dict[str, Any], body: str) -> dict[str, Any] | None:
+    """Every body is JSON, whatever Content-Type says (curl -d sends a form type); a body
+    that is JSON but not an object is refused here, before validation could take only part
+    of it."""
+    headers = {k: v for k, v in (event.get("headers") or {}).items()
+               if k.lower() != "content-type"}
+    event["headers"] = {**headers, "Content-Type": "application/json"}
+    if event.get("multiValueHeaders"):
+        event["multiValueHeaders"] = {k: v for k, v in event["multiValueHeaders"].items()
+                                      if k.lower() != "content-type"}
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None  # validation answers invalid_json
+    if isinstance(parsed, dict):
+        return None
+    error = RequestValidationError("The body must be a JSON object.",
+                                   details=[{"field": "", "problem": "not an object"}])
+    return {"statusCode": 422, "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(error.to_body())}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
 MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
@@ -138,6 +138,13 @@ class Suppression(BaseModel):
     # Where it came from: "ses" (an event), "api" (an operator), with the SES ids when known.
     source: str
     note: str | None = None
+
+    @field_validator("created_at", "expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        """Stored times are UTC; one written without a zone is read as UTC, never compared
+        naive against aware (which raises)."""
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
     def is_active(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now

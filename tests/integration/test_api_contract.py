@@ -193,3 +193,58 @@ def test_paused_sending_answers_503_and_health_says_so_until_resumed(api, api_en
     api("PUT", "/v1/sending", {"paused": False})
     assert api("POST", "/v1/emails", WELCOME)[0] == 202
     assert api("GET", "/v1/sending")[1]["sending"] == "enabled"
+
+
+@pytest.mark.parametrize("body", [
+    {"reason": "manual", "expires_at": "2030-01-01T00:00:00"},  # no time zone
+    {"reason": "manual", "expires_at": "2020-01-01T00:00:00Z"},  # already past
+    {"reason": "manual", "expires_at": "soon"},
+    {"reason": "hard_bounce"},  # only SES events record bounces
+    {"reason": "manual", "surprise": 1},
+])
+def test_a_manual_suppression_with_a_bad_body_is_refused(api, body):
+    status, answer = api("PUT", "/v1/suppressions/ada@example.com", body)
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert api("GET", "/v1/suppressions/ada@example.com")[0] == 404
+
+
+def test_a_manual_suppression_can_expire(api):
+    status, entry = api("PUT", "/v1/suppressions/ada@example.com",
+                        {"reason": "manual", "expires_at": "2099-01-01T00:00:00+01:00"})
+
+    assert (status, entry["expires_at"]) == (200, "2099-01-01T00:00:00+01:00")
+
+
+def test_json_is_read_whatever_the_content_type_says(api):
+    status, _ = api("POST", "/v1/emails", WELCOME,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert status == 202
+
+
+def test_a_json_body_that_is_not_an_object_is_refused_whole(api, api_env):
+    status, answer = api("POST", "/v1/emails", [WELCOME, WELCOME])
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert queued_count(api_env) == 0
+
+
+def test_a_batch_item_that_is_not_an_object_is_refused_alone(api):
+    status, answer = api("POST", "/v1/emails/batch", {"emails": [5, WELCOME]})
+
+    assert status == 202
+    assert [r.get("status") or r["error"]["code"] for r in answer["results"]] == [
+        "validation_error", "queued"]
+
+
+def test_a_batch_refuses_an_idempotency_key_header_it_could_not_honour(api, api_env):
+    status, answer = api("POST", "/v1/emails/batch", {"emails": [WELCOME]},
+                         headers={"Idempotency-Key": "batch-1"})
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert queued_count(api_env) == 0
+
+
+def test_an_absurdly_long_message_id_is_simply_not_found(api):
+    assert api("GET", "/v1/emails/" + "x" * 3000)[0] == 404
