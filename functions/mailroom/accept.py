@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -181,7 +181,10 @@ class Acceptor:
                 f"({', '.join(sorted(allowed)) or 'none configured'}); {address} is not.",
                 details={"field": "from", "allowed": sorted(allowed)},
             )
-        return f"{display_name} <{address}>" if display_name else address
+        # formataddr quotes a name with commas and RFC 2047-encodes a non-ASCII one, as SES
+        # requires of the friendly-from name.
+        return formataddr((display_name, address), charset="utf-8") if display_name \
+            else address
 
 
 def _queued_message(request: SendRequest, now: datetime) -> Message:

@@ -43,14 +43,25 @@ POPULAR_DOMAINS = (
 )
 
 
+# Misspelt endings of popular domains: gmail.con, hotmail.cm.
+_TLD_TYPOS = {"con": "com", "cm": "com", "cmo": "com", "comm": "com", "om": "com", "vom": "com",
+              "xom": "com", "ocm": "com", "nte": "net", "ent": "net"}
+_POPULAR_NAMES = {domain.split(".", 1)[0] for domain in POPULAR_DOMAINS}
+
+
 def suggest_domain(domain: str) -> str | None:
-    """The popular domain `domain` is likely a typo of, if any (gmial.com → gmail.com)."""
+    """The popular domain `domain` is likely a typo of, if any (gmial.com → gmail.com,
+    gmail.con → gmail.com). A popular name under any other ending (hotmail.es,
+    yahoo.com.br) is a real provider's country domain and never "corrected"."""
     import difflib
 
     domain = domain.lower()
-    if domain in POPULAR_DOMAINS:
-        return None
-    matches = difflib.get_close_matches(domain, POPULAR_DOMAINS, n=1, cutoff=0.85)
+    name, _, ending = domain.partition(".")
+    if name in _POPULAR_NAMES:
+        fixed = f"{name}.{_TLD_TYPOS.get(ending, ending)}"
+        return fixed if fixed != domain and fixed in POPULAR_DOMAINS else None
+    same_ending = [known for known in POPULAR_DOMAINS if known.partition(".")[2] == ending]
+    matches = difflib.get_close_matches(domain, same_ending, n=1, cutoff=0.85)
     return matches[0] if matches else None
 
 
@@ -73,7 +84,8 @@ def validate(address: object, field: str, *, check_deliverability: bool = False)
         )
     try:
         result = validate_email(
-            address.strip(), check_deliverability=check_deliverability, allow_smtputf8=True,
+            # SES accepts only 7-bit local parts (no SMTPUTF8); IDN domains are fine.
+            address.strip(), check_deliverability=check_deliverability, allow_smtputf8=False,
             dns_resolver=_dns_resolver() if check_deliverability else None,
         )
     except EmailNotValidError as error:

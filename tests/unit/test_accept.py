@@ -190,3 +190,14 @@ def test_while_sending_is_paused_nothing_is_accepted_and_the_answer_says_why(acc
     assert caught.value.http_status == 503
     assert caught.value.details["reason"] == "bounce rate 4.2%"
     assert acceptor.queue.sent == []
+
+
+@pytest.mark.parametrize(("sender", "queued_as"), [
+    ('"Doe, John" <john@mail.example.com>', '"Doe, John" <john@mail.example.com>'),
+    ("Zoë Café <zoe@mail.example.com>", "=?utf-8?b?Wm/DqyBDYWbDqQ==?= <zoe@mail.example.com>"),
+])
+def test_a_display_name_is_quoted_or_encoded_so_it_stays_one_address(acceptor, sender,
+                                                                      queued_as):
+    acceptor.accept(request(**{"from": sender}))
+
+    assert acceptor.queue.sent[0].from_address == queued_as

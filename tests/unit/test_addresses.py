@@ -11,7 +11,7 @@ from mailroom.errors import InvalidAddress
 
 @pytest.mark.parametrize(("raw", "normalised"), [
     ("  Ada@Example.COM ", "ada@example.com"),
-    ("bob@BÜCHER.de", "bob@xn--bcher-kva.de"),
+    ("Bob@BÜCHER.de", "bob@xn--bcher-kva.de"),
     ("ada@straße.de", "ada@xn--strae-oqa.de"),  # IDNA 2008: not strasse.de, another domain
     ("ada@ςigma.gr", "ada@xn--igma-fod.gr"),  # final sigma kept, not mapped
     ("success+welcome@simulator.amazonses.com", "success+welcome@simulator.amazonses.com"),
@@ -23,19 +23,23 @@ def test_addresses_are_normalised_to_one_key(raw, normalised):
 
 @pytest.mark.parametrize(("typo", "suggestion"), [
     ("gmial.com", "gmail.com"), ("hotmial.com", "hotmail.com"), ("yaho.com", "yahoo.com"),
-    ("outlok.com", "outlook.com"), ("iclod.com", "icloud.com"),
+    ("outlok.com", "outlook.com"), ("iclod.com", "icloud.com"), ("gmail.con", "gmail.com"),
+    ("hotmail.cm", "hotmail.com"),
 ])
 def test_likely_typos_of_popular_domains_get_a_suggestion(typo, suggestion):
     assert addresses.suggest_domain(typo) == suggestion
 
 
 @pytest.mark.parametrize("domain", ["gmail.com", "ymail.com", "email.com", "example.com",
-                                    "mail.example.com", "hotmail.de"])
+                                    "mail.example.com", "hotmail.de", "hotmail.es",
+                                    "outlook.es", "yahoo.com.br", "hotmail.com.br",
+                                    "yahoo.com.mx", "gmx.at"])
 def test_real_domains_are_never_corrected(domain):
     assert addresses.suggest_domain(domain) is None
 
 
 @pytest.mark.parametrize("raw", ["ada", "ada@", "@example.com", "ada@example", "a b@example.com",
+                                 "josé@example.com",  # SES takes no SMTPUTF8 local parts
                                  "ada@example.com\r\nBcc: x@example.com", "ada@exa\tmple.com"])
 def test_malformed_or_header_breaking_addresses_are_refused(raw):
     with pytest.raises(InvalidAddress) as caught:
