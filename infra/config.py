@@ -47,7 +47,7 @@ MEMORY_MB = 512  # CPU scales with memory; 512 MB keeps pydantic's cold start sh
 
 # SQS. AWS's guidance for Lambda consumers: visibility timeout at least 6x the timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
-MAX_RECEIVE_COUNT = 5  # tries before a message goes to its DLQ
+MAX_RECEIVE_COUNT = 8  # tries before a message goes to its DLQ
 SQS_BATCH_SIZE = 10
 DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to look at what failed
 

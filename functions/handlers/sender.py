@@ -22,9 +22,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from mailroom.models import SendRequest
 from mailroom.pacing import retry_delay
 from mailroom.send import Sender, SendResult
-from mailroom.sending import TransientSendError
+from mailroom.sending import MessageBusy, TransientSendError
 from mailroom.settings import sender_settings
 
+INVOCATION_MARGIN_SECONDS = 10
 logger = Logger(service="mailroom-sender")
 tracer = Tracer(service="mailroom-sender")
 metrics = Metrics(namespace="Mailroom", service="mailroom-sender")
@@ -68,6 +69,8 @@ def _dependencies() -> dict[str, Any]:
             "executor": ThreadPoolExecutor(max_workers=settings.send_concurrency,
                                            thread_name_prefix="send"),
             "max_receive_count": settings.max_receive_count,
+            "retry_base_seconds": settings.retry_base_seconds,
+            "lease_seconds": settings.lease_seconds,
             "queue_url": settings.send_queue_url}
 
 
@@ -78,22 +81,44 @@ def send_record(record: SQSRecord) -> SendResult:
     logger.append_keys(message_id=request.id, attempt=attempt)
     try:
         result = deps["sender"].send(request)
-    except TransientSendError as error:
-        if attempt >= deps["max_receive_count"]:
-            deps["sender"].give_up(request, attempt, error)
-            logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
-            delay = 0  # visible at once, so SQS moves it to the DLQ on its next receive
-        else:
-            delay = retry_delay(attempt)
-            logger.warning("transient send failure, retrying", retry_in_seconds=delay,
-                           error=str(error))
-        deps["sqs"].change_message_visibility(
-            QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
-            VisibilityTimeout=delay)
-        metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
+    except MessageBusy as error:
+        # Not a failed attempt: look again once the other worker's claim has lapsed.
+        _retry_in(record, deps["lease_seconds"])
+        logger.info("message busy, looking again later", reason=str(error))
+        raise
+    except Exception as error:
+        _after_failed_attempt(record, request, attempt, error)
         raise
     metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)
     return result
+
+
+def _after_failed_attempt(record: SQSRecord, request: SendRequest, attempt: int,
+                          error: Exception) -> None:
+    """Back off through the message's visibility; on the last attempt, record why before
+    SQS moves it to the dead-letter queue — whatever failed (SES, DynamoDB, a bug)."""
+    deps = _dependencies()
+    metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
+    if attempt >= deps["max_receive_count"]:
+        logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
+        try:
+            deps["sender"].give_up(request, attempt, error)
+        finally:
+            _retry_in(record, 0)  # visible at once, so SQS moves it to the DLQ
+        return
+    delay = retry_delay(attempt, base=deps["retry_base_seconds"])
+    if isinstance(error, TransientSendError) and error.ambiguous:
+        delay = max(delay, deps["lease_seconds"])  # SES may have it: let the Send event land
+    logger.warning("send attempt failed, retrying", retry_in_seconds=delay, error=str(error),
+                   exc_info=not isinstance(error, TransientSendError))
+    _retry_in(record, delay)
+
+
+def _retry_in(record: SQSRecord, seconds: int) -> None:
+    deps = _dependencies()
+    deps["sqs"].change_message_visibility(
+        QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
+        VisibilityTimeout=seconds)
 
 
 async def _send_record_async(record: SQSRecord) -> str:
@@ -106,6 +131,9 @@ async def _send_record_async(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Never wait for a send slot past the invocation's end: keep a margin to record results.
+    _dependencies()["sender"].time_left = (
+        lambda: context.get_remaining_time_in_millis() / 1000 - INVOCATION_MARGIN_SECONDS)
     return async_process_partial_response(
         event=event, record_handler=_send_record_async, processor=processor, context=context
     )

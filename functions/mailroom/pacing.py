@@ -21,14 +21,18 @@ class SendPacer:
         self._lock = threading.Lock()
         self._next_slot = clock()
 
-    def acquire(self) -> None:
-        """Wait for this caller's turn: calls are spaced 1/rate seconds apart."""
+    def acquire(self, max_wait: float | None = None) -> bool:
+        """Wait for this caller's turn: calls are spaced 1/rate seconds apart. False, without
+        waiting or taking a turn, when the turn is further away than `max_wait` seconds."""
         with self._lock:
             now = self._clock()
             slot = max(self._next_slot, now)
+            if max_wait is not None and slot - now > max_wait:
+                return False
             self._next_slot = slot + 1 / self.rate
         if slot > now:
             self._sleep(slot - now)
+        return True
 
     def throttled(self) -> None:
         with self._lock:
@@ -39,7 +43,7 @@ class SendPacer:
             self.rate = min(self.max_rate, self.rate + self.max_rate / 20)
 
 
-def retry_delay(attempt: int, *, base: float = 2.0, cap: float = 900.0,
+def retry_delay(attempt: int, *, base: float = 30.0, cap: float = 900.0,
                 rand: Callable[[], float] = random.random) -> int:
     """Seconds to wait before attempt `attempt + 1`: exponential with full jitter, at least
     one second, capped by SQS's longest visibility extension we want (15 minutes)."""

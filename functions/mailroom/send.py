@@ -12,6 +12,10 @@ Exactly-once effect, and the choice made for a crash:
    it. The lease outlives that path (seconds), so the redelivered message finds the id and
    is not sent again. Only if the events path is down longer than the lease could a message
    go out twice; we prefer that rare duplicate to ever losing a message.
+4. SES gave no answer (a read timeout, a dropped connection): it may have accepted the
+   message. The claim is kept, not released, and the retry comes after the lease, by when
+   the Send event has recorded the id if SES did send it. (botocore's own retries are off
+   for the same reason: a blind retry after a timeout could send twice.)
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from .ports import (
     SendQueue,
     SuppressionStore,
 )
-from .sending import PermanentSendError, TransientSendError
+from .sending import MessageBusy, PermanentSendError, TransientSendError
 
 NOTIFICATION_TYPES = {
     Status.SUPPRESSED: "email.suppressed",
@@ -43,6 +47,9 @@ NOTIFICATION_TYPES = {
 }
 
 
+# The 24-hour sending quota is used up: check again in 15 minutes (SQS's longest delay),
+# without spending the message's attempts.
+QUOTA_RECHECK_SECONDS = 900
 # While sending is paused, a message goes back to the queue with this delay — as a fresh
 # message, so waiting never uses up its receives and never ends in the DLQ. On resume,
 # waiting mail goes out within this long.
@@ -51,7 +58,7 @@ PAUSED_RECHECK_SECONDS = 120
 
 class SendResult(StrEnum):
     SENT = "sent"
-    DEFERRED = "deferred"  # sending is paused: back in the queue, to be tried later
+    DEFERRED = "deferred"  # paused or out of quota: back in the queue, tried again later
     DUPLICATE = "duplicate"  # already sent or already finished: nothing to do
     SUPPRESSED = "suppressed"
     FAILED = "failed"  # permanent failure, recorded
@@ -69,19 +76,21 @@ class Sender:
     lease: timedelta = timedelta(seconds=60)
     throttle_retries: int = 3
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Seconds this invocation may still spend waiting for a send slot (None: no limit).
+    time_left: Callable[[], float] | None = None
 
     def send(self, request: SendRequest) -> SendResult:
-        """Send one message. Raises `TransientSendError` when it should be retried later."""
+        """Send one message. Raises `TransientSendError` when an attempt failed and should
+        be retried later, `MessageBusy` when it was not this worker's turn."""
         if self.switch and self.queue and self.switch.state().paused:
-            self.queue.enqueue([request], delay_seconds=PAUSED_RECHECK_SECONDS)
-            return SendResult.DEFERRED
+            return self._defer(request, PAUSED_RECHECK_SECONDS)
         claim = self.messages.claim(request.id, self.clock(), self.lease)
         if claim in (Claim.ALREADY_SENT, Claim.FINISHED):
             return SendResult.DUPLICATE
         if claim is Claim.IN_FLIGHT:
-            raise TransientSendError("Another worker is sending this message; checking later.")
+            raise MessageBusy("Another worker is sending this message; checking later.")
         if claim is Claim.MISSING:
-            raise TransientSendError(f"No record of message {request.id} yet.")
+            raise MessageBusy(f"No record of message {request.id} yet.")
 
         suppression = self.suppressions.get(normalize(request.to), self.clock())
         if suppression is not None:
@@ -96,12 +105,19 @@ class Sender:
 
         try:
             ses_message_id = self._send_paced(request)
-        except TransientSendError:
+        except TransientSendError as error:
+            if error.ambiguous:
+                raise  # keep the claim: SES may have it, and its Send event will tell
             self.messages.release(request.id)
+            if error.quota and self.queue:
+                return self._defer(request, QUOTA_RECHECK_SECONDS)
             raise
         except PermanentSendError as error:
             self._finish(request, error.status, error.failure)
             return SendResult.FAILED
+        except Exception:
+            self.messages.release(request.id)  # failed before SES could take it: retry soon
+            raise
         self.messages.record_sent(request.id, ses_message_id, self.clock())
         return SendResult.SENT
 
@@ -110,8 +126,10 @@ class Sender:
         its rate, so the retry waits its (longer) turn. Other transient errors, and
         throttling that outlasts `throttle_retries`, go back to SQS for a later attempt."""
         for attempt in range(self.throttle_retries + 1):
-            if self.pacer:
-                self.pacer.acquire()
+            max_wait = self.time_left() if self.time_left else None
+            if self.pacer and not self.pacer.acquire(max_wait):
+                raise TransientSendError("No send slot before this invocation ends.",
+                                         throttled=True)
             try:
                 ses_message_id = self.mailer.send(request)
             except TransientSendError as error:
@@ -124,6 +142,11 @@ class Sender:
             return ses_message_id
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _defer(self, request: SendRequest, seconds: int) -> SendResult:
+        assert self.queue is not None
+        self.queue.enqueue([request], delay_seconds=seconds)
+        return SendResult.DEFERRED
+
     def give_up(self, request: SendRequest, attempts: int, error: Exception) -> None:
         """The last attempt failed transiently: record it before SQS moves the message to
         the dead-letter queue, so its status says what happened and what to do."""
@@ -135,14 +158,9 @@ class Sender:
         ))
 
     def _finish(self, request: SendRequest, status: Status, failure: Failure) -> None:
+        """Tell the app, then record: if recording fails the retry tells the app again with
+        the same notification id (subscribers deduplicate), so the news is never lost."""
         now = self.clock()
-        self.messages.apply_event(
-            request.id,
-            TimelineEvent(type=status.value, at=now, key=f"{status.value}#{request.id}",
-                          detail={"reason": failure.reason}),
-            status=status,
-            failure=failure,
-        )
         self.publisher.publish([Notification(
             id=f"{request.id}:{status.value}",
             type=NOTIFICATION_TYPES[status],
@@ -154,3 +172,10 @@ class Sender:
             status=status,
             failure=failure,
         )])
+        self.messages.apply_event(
+            request.id,
+            TimelineEvent(type=status.value, at=now, key=f"{status.value}#{request.id}",
+                          detail={"reason": failure.reason}),
+            status=status,
+            failure=failure,
+        )

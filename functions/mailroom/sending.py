@@ -10,11 +10,25 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    """Throttling, SES 5xx, network trouble: retry later with backoff."""
+    """Throttling, SES 5xx, network trouble: retry later with backoff.
 
-    def __init__(self, message: str, *, throttled: bool = False) -> None:
+    throttled: SES refused for rate — slow down and retry here.
+    quota: the 24-hour sending quota is used up — wait, without spending attempts.
+    ambiguous: the request may have reached SES (a read timeout, a dropped connection), so
+        the message may be sent already; keep it claimed until SES's Send event can say so.
+    """
+
+    def __init__(self, message: str, *, throttled: bool = False, quota: bool = False,
+                 ambiguous: bool = False) -> None:
         super().__init__(message)
         self.throttled = throttled
+        self.quota = quota
+        self.ambiguous = ambiguous
+
+
+class MessageBusy(SendError):
+    """Another worker holds the message's claim, or its record is not readable yet: not a
+    failed attempt, just not this worker's turn."""
 
 
 class PermanentSendError(SendError):
@@ -26,17 +40,11 @@ class PermanentSendError(SendError):
         self.failure = failure
 
 
-# SES v2 SendEmail error codes (service model) and what they mean for a message.
-TRANSIENT_CODES = {
-    "TooManyRequestsException": True,  # value: is it throttling
-    "ThrottlingException": True,
-    "Throttling": True,
-    "LimitExceededException": True,  # daily quota: wait for the 24 h window to move on
-    "InternalFailure": False,
-    "InternalServerError": False,
-    "ServiceUnavailable": False,
-    "ServiceUnavailableException": False,
-}
+# SES v2 SendEmail error codes (service model) that a later attempt can get past.
+THROTTLING_CODES = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
+QUOTA_CODES = {"LimitExceededException"}  # the 24-hour quota: wait for the window to move
+SERVER_CODES = {"InternalFailure", "InternalServerError", "ServiceUnavailable",
+                "ServiceUnavailableException"}
 
 PERMANENT_FAILURES: dict[str, tuple[Status, str, str]] = {
     "MessageRejected": (

@@ -61,7 +61,11 @@ class SenderSettings(_Settings):
     send_queue_url: str
     # Must equal the send queue's redrive maxReceiveCount: on that attempt a message that
     # still fails is recorded as failed before SQS moves it to the dead-letter queue.
-    max_receive_count: int = 5
+    max_receive_count: int = 8
+    # Exponential backoff between attempts, with full jitter: attempt n waits up to
+    # base * 2^(n-1) seconds (capped at 15 minutes). With 8 attempts a message rides out
+    # about half an hour of SES trouble before it is dead-lettered.
+    retry_base_seconds: float = 30
     # How long a claim on a message lasts: longer than one invocation, shorter than the
     # queue's visibility timeout (see mailroom.send).
     lease_seconds: int = 90

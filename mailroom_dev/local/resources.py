@@ -47,7 +47,8 @@ EVENTS_TIMEOUT_SECONDS = 60
 # message for 14 days. The sender shortens visibility itself to back off sooner.
 VISIBILITY_TIMEOUT_FACTOR = 6
 VISIBILITY_TIMEOUT_SECONDS = SENDER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR
-MAX_RECEIVE_COUNT = 5
+MAX_RECEIVE_COUNT = 8
+LOCAL_RETRY_BASE_SECONDS = 1
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # Lambda's SQS event source mapping: up to 10 records per invocation. Locally one poller
 # per queue runs one invocation at a time: a fleet of one.

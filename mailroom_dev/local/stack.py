@@ -291,7 +291,9 @@ def settings_environment(resources: Resources) -> dict[str, str]:
         "max_receive_count": names.MAX_RECEIVE_COUNT,
         "fleet_concurrency": names.LOCAL_FLEET_CONCURRENCY,
     }
-    defaults = {"default_from": names.DEFAULT_FROM, "allowed_senders": names.ALLOWED_SENDERS}
+    defaults = {"default_from": names.DEFAULT_FROM, "allowed_senders": names.ALLOWED_SENDERS,
+                # Retry within seconds, not minutes: locally one watches retries happen.
+                "retry_base_seconds": names.LOCAL_RETRY_BASE_SECONDS}
     env: dict[str, str] = {}
     for model in (ApiSettings, SenderSettings, EventsSettings):
         for name, spec in model.model_fields.items():
@@ -301,7 +303,7 @@ def settings_environment(resources: Resources) -> dict[str, str]:
             elif os.environ.get(variable):
                 env[variable] = os.environ[variable]
             elif name in defaults:
-                env[variable] = defaults[name]
+                env[variable] = _env_value(defaults[name])
             elif not spec.is_required():
                 env[variable] = _env_value(spec.get_default(call_default_factory=True))
             else:

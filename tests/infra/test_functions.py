@@ -30,7 +30,7 @@ def test_sender_gets_the_template_prefix_and_the_fleet_limits(synth):
     env = fn["Properties"]["Environment"]["Variables"]
     assert env["MAILROOM_TEMPLATE_PREFIX"] == "MailroomTest-"
     assert env["MAILROOM_FLEET_CONCURRENCY"] == "3"  # == the event source's max concurrency
-    assert env["MAILROOM_MAX_RECEIVE_COUNT"] == "5"  # == the send queue's redrive limit
+    assert env["MAILROOM_MAX_RECEIVE_COUNT"] == "8"  # == the send queue's redrive limit
 
 
 def test_api_gets_the_allowed_senders_and_the_default_from(synth):

@@ -32,10 +32,10 @@ def test_sqs_consumers_report_partial_batch_failures(synth, handler, max_concurr
 
 
 @pytest.mark.parametrize("handler", ["handlers.sender.handler", "handlers.events.handler"])
-def test_work_queues_dead_letter_after_five_receives(synth, handler):
+def test_work_queues_dead_letter_after_eight_receives(synth, handler):
     _, queue = _queue_of_mapping(synth, handler)
     policy = queue["RedrivePolicy"]
-    assert policy["maxReceiveCount"] == 5
+    assert policy["maxReceiveCount"] == 8
     dlq = synth.raw["Resources"][policy["deadLetterTargetArn"]["Fn::GetAtt"][0]]
     assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 

@@ -11,6 +11,7 @@ from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
 from mailroom.sending import TransientSendError
+from mailroom_dev.local.resources import MAX_RECEIVE_COUNT
 from tests.fakes import FakeMailer
 from tests.integration.conftest import received_notifications
 from tests.integration.lambda_events import LambdaContext, sqs_event
@@ -36,7 +37,7 @@ def sender(monkeypatch, resources, messages_table, suppressions_table, send_queu
     module._dependencies.cache_clear()
     mailer = FakeMailer()
     module._dependencies()["sender"].mailer = mailer
-    monkeypatch.setattr(module, "retry_delay", lambda attempt: 0)  # retry at once in tests
+    monkeypatch.setattr(module, "retry_delay", lambda attempt, base: 0)  # retry at once
     sqs = boto3.client("sqs", region_name="us-east-1")
     arn = sqs.get_queue_attributes(QueueUrl=send_queue["url"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
@@ -116,7 +117,7 @@ def test_a_message_that_keeps_failing_is_recorded_failed_and_lands_in_the_dlq(se
     failing = enqueue(sender, "down@example.com")
     sender["mailer"].failures["down@example.com"] = TransientSendError("InternalFailure")
 
-    for _ in range(6):  # maxReceiveCount is 5; the sixth receive moves it to the DLQ
+    for _ in range(MAX_RECEIVE_COUNT + 1):  # the receive after the last moves it to the DLQ
         poll(sender)
 
     message = sender["store"].get(failing)
@@ -140,3 +141,29 @@ def test_a_permanent_failure_is_not_retried_and_apps_hear_about_it(sender, notif
     assert sender["store"].get(failing).status is Status.REJECTED
     [notification] = received_notifications(notifications["queue_url"])
     assert notification["type"] == "email.rejected"
+
+
+def test_a_failure_that_is_not_from_ses_is_still_recorded_before_the_dlq(sender):
+    failing = enqueue(sender, "bug@example.com")
+    sender["mailer"].failures["bug@example.com"] = RuntimeError("unexpected")
+
+    for _ in range(MAX_RECEIVE_COUNT + 1):
+        poll(sender)
+
+    message = sender["store"].get(failing)
+    assert (message.status, message.failure.reason) == (Status.FAILED, "retries_exhausted")
+    assert "unexpected" in message.failure.diagnostic
+
+
+def test_a_message_another_worker_holds_is_never_given_up_on(sender, monkeypatch):
+    from datetime import timedelta
+
+    held = enqueue(sender, "held@example.com")
+    sender["store"].claim(held, utcnow(), timedelta(hours=1))  # a live worker has it
+    monkeypatch.setitem(sender["module"]._dependencies(), "lease_seconds", 0)
+
+    for _ in range(MAX_RECEIVE_COUNT):
+        poll(sender)
+
+    assert sender["store"].get(held).status is Status.QUEUED
+    assert sender["mailer"].sent == []

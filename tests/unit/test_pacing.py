@@ -49,9 +49,19 @@ def test_repeated_throttling_never_stops_sending_altogether():
 
 
 def test_retry_delay_grows_exponentially_and_is_capped():
-    ceilings = [retry_delay(attempt, rand=lambda: 0.999) for attempt in (1, 2, 3, 4, 20)]
+    ceilings = [retry_delay(attempt, base=30, rand=lambda: 0.999) for attempt in (1, 2, 3, 4, 20)]
 
-    assert ceilings == [1, 3, 7, 15, 899]
+    assert ceilings == [29, 59, 119, 239, 899]
+
+
+def test_a_send_slot_further_away_than_the_time_left_is_not_taken():
+    time = FakeTime()
+    pacer = SendPacer(1, clock=time.clock, sleep=time.sleep)
+    pacer.acquire()
+
+    assert pacer.acquire(max_wait=0.5) is False
+    assert pacer.acquire(max_wait=1.0) is True
+    assert time.slept == [1.0]
 
 
 def test_retry_delay_is_jittered_but_never_zero():

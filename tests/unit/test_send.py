@@ -9,7 +9,7 @@ import pytest
 from mailroom.models import Failure, Message, SendRequest, Status, Suppression, SuppressionReason
 from mailroom.pacing import SendPacer
 from mailroom.send import Sender, SendResult
-from mailroom.sending import PermanentSendError, TransientSendError
+from mailroom.sending import MessageBusy, PermanentSendError, TransientSendError
 from tests.fakes import FakeMailer, FakeMessageStore, FakePublisher, FakeSuppressionStore
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def test_a_message_claimed_by_a_live_worker_is_retried_later_not_sent(sender, cl
     request = queued(sender)
     sender.messages.claim(request.id, clock(), timedelta(seconds=90))
 
-    with pytest.raises(TransientSendError):
+    with pytest.raises(MessageBusy):
         sender.send(request)
     assert sender.mailer.sent == []
 
@@ -194,3 +194,44 @@ def test_while_sending_is_paused_a_message_waits_in_the_queue_without_using_its_
 
     sender.switch.set(SendingState(paused=False))
     assert sender.send(request) is SendResult.SENT
+
+
+def test_no_answer_from_ses_keeps_the_claim_so_a_quick_retry_cannot_send_twice(sender, clock):
+    request = queued(sender)
+    sender.mailer.failures[request.to] = TransientSendError("ReadTimeoutError", ambiguous=True)
+
+    with pytest.raises(TransientSendError):
+        sender.send(request)
+    del sender.mailer.failures[request.to]
+
+    with pytest.raises(MessageBusy):  # still claimed: SES's Send event may yet arrive
+        sender.send(request)
+    clock.now = NOW + timedelta(seconds=91)  # the lease lapsed and no Send event came
+    assert sender.send(request) is SendResult.SENT
+
+
+def test_a_used_up_daily_quota_defers_the_message_without_spending_an_attempt(sender):
+    from mailroom.send import QUOTA_RECHECK_SECONDS
+    from tests.fakes import FakeSendQueue
+
+    sender.queue = FakeSendQueue()
+    request = queued(sender)
+    sender.mailer.failures[request.to] = TransientSendError("LimitExceededException",
+                                                            quota=True)
+
+    assert sender.send(request) is SendResult.DEFERRED
+
+    assert sender.queue.delays == [QUOTA_RECHECK_SECONDS]
+    assert sender.messages.get(request.id).status is Status.QUEUED
+    assert request.id not in sender.messages.leases  # the copy can be claimed later
+
+
+def test_a_send_slot_past_the_invocations_end_is_not_waited_for(sender):
+    sender.pacer = SendPacer(0.5, sleep=lambda seconds: None)  # one send every 2 s
+    sender.time_left = lambda: 1.0
+    first, second = queued(sender, "a@example.com"), queued(sender, "b@example.com")
+
+    assert sender.send(first) is SendResult.SENT
+    with pytest.raises(TransientSendError):
+        sender.send(second)
+    assert sender.messages.get(second.id).status is Status.QUEUED

@@ -42,19 +42,21 @@ def test_send_uses_the_stored_template_the_configuration_set_and_the_message_tag
     assert mailer.send(REQUEST) == "0100-abc"
 
 
-@pytest.mark.parametrize(("code", "http", "throttled"), [
-    ("TooManyRequestsException", 429, True),
-    ("LimitExceededException", 400, True),
-    ("InternalFailure", 500, False),
-    ("ServiceUnavailable", 503, False),
+@pytest.mark.parametrize(("code", "http", "throttled", "quota"), [
+    ("TooManyRequestsException", 429, True, False),
+    ("LimitExceededException", 400, False, True),
+    ("InternalFailure", 500, False, False),
+    ("ServiceUnavailable", 503, False, False),
 ])
-def test_throttling_and_server_errors_are_transient(stubbed, code, http, throttled):
+def test_throttling_quota_and_server_errors_are_transient(stubbed, code, http, throttled,
+                                                          quota):
     mailer, stubber = stubbed
     stubber.add_client_error("send_email", service_error_code=code, http_status_code=http)
 
     with pytest.raises(TransientSendError) as caught:
         mailer.send(REQUEST)
-    assert caught.value.throttled is throttled
+    assert (caught.value.throttled, caught.value.quota) == (throttled, quota)
+    assert caught.value.ambiguous is False
 
 
 @pytest.mark.parametrize(("code", "status", "reason"), [
@@ -82,3 +84,27 @@ def test_the_account_send_rate_comes_from_get_account(stubbed):
         "Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 10.0}})
 
     assert mailer.max_send_rate() == 14.0
+
+
+class TimingOutClient:
+    def send_email(self, **params):
+        from botocore.exceptions import ReadTimeoutError
+
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+
+def test_a_read_timeout_is_transient_and_ambiguous():
+    mailer = SesMailer("mailroom-events", client=TimingOutClient())
+
+    with pytest.raises(TransientSendError) as caught:
+        mailer.send(REQUEST)
+    assert caught.value.ambiguous is True
+
+
+def test_botocore_never_retries_send_email_on_its_own(monkeypatch):
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "k",
+                        "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)
+    mailer = SesMailer("mailroom-events")  # its own client, as in Lambda
+
+    assert mailer.client.meta.config.retries["total_max_attempts"] == 1

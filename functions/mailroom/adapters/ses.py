@@ -17,11 +17,18 @@ from botocore.exceptions import (
 )
 
 from ..models import MESSAGE_ID_TAG, Failure, SendRequest
-from ..sending import PERMANENT_FAILURES, TRANSIENT_CODES, PermanentSendError, TransientSendError
+from ..sending import (
+    PERMANENT_FAILURES,
+    QUOTA_CODES,
+    SERVER_CODES,
+    THROTTLING_CODES,
+    PermanentSendError,
+    TransientSendError,
+)
 
-# The sender does its own backoff through SQS visibility; botocore's retries would hold a
-# Lambda slot while the whole batch waits, so keep them few and fast.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"},
+# No botocore retries: the sender retries throttling itself (paced) and everything else
+# through SQS — and a blind retry after a read timeout could send the same email twice.
+_CLIENT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                         connect_timeout=3, read_timeout=10)
 
 
@@ -53,9 +60,10 @@ class SesMailer:
             return self.client.send_email(**params)["MessageId"]
         except ClientError as error:
             raise classify(error) from error
-        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
-                ConnectionClosedError) as error:
+        except (EndpointConnectionError, ConnectTimeoutError) as error:
             raise TransientSendError(f"Could not reach SES: {error}") from error
+        except (ReadTimeoutError, ConnectionClosedError) as error:
+            raise TransientSendError(f"No answer from SES: {error}", ambiguous=True) from error
 
     def max_send_rate(self) -> float:
         """The account's sending rate limit (messages per second)."""
@@ -66,8 +74,12 @@ def classify(error: ClientError) -> Exception:
     code = error.response.get("Error", {}).get("Code", "")
     message = error.response.get("Error", {}).get("Message", "") or str(error)
     status_code = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in TRANSIENT_CODES:
-        return TransientSendError(f"{code}: {message}", throttled=TRANSIENT_CODES[code])
+    if code in THROTTLING_CODES:
+        return TransientSendError(f"{code}: {message}", throttled=True)
+    if code in QUOTA_CODES:
+        return TransientSendError(f"{code}: {message}", quota=True)
+    if code in SERVER_CODES:
+        return TransientSendError(f"{code}: {message}")
     if code in PERMANENT_FAILURES:
         status, reason, action = PERMANENT_FAILURES[code]
         return PermanentSendError(
