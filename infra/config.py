@@ -9,6 +9,7 @@ import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,10 @@ class MailroomConfig:
     def __post_init__(self) -> None:
         if not self.from_address:
             object.__setattr__(self, "from_address", f"no-reply@{self.sender_domain}")
-        if not self.allowed_senders:
-            object.__setattr__(self, "allowed_senders", (self.sender_domain,))
+        # Lower-case: the runtime lower-cases From addresses, and IAM's StringLike on
+        # ses:FromAddress is case-sensitive.
+        object.__setattr__(self, "allowed_senders",
+                           tuple(s.lower() for s in self.allowed_senders or (self.sender_domain,)))
         if not self.allows(self.from_address):
             # The sender's IAM policy only lets allowed senders appear as From.
             raise ValueError(f"from_address {self.from_address} is not in allowed_senders")
@@ -85,7 +88,7 @@ class MailroomConfig:
 
     def allows(self, address: str) -> bool:
         """Whether `address` may be a From address: listed itself, or its domain is."""
-        address = address.lower()
+        address = parseaddr(address)[1].lower()  # "Acme <no-reply@x.com>" → the address
         domain = address.rpartition("@")[2]
         return any(s.lower() in (address, domain) for s in self.allowed_senders)
 
@@ -107,8 +110,9 @@ class MailroomConfig:
             return str(value).strip() if value not in (None, "") else None
 
         from_address = text("from_address") or ""
+        address = parseaddr(from_address)[1]
         sender_domain = text("sender_domain") or (
-            from_address.rpartition("@")[2] if "@" in from_address else PLACEHOLDER_DOMAIN
+            address.rpartition("@")[2] if "@" in address else PLACEHOLDER_DOMAIN
         )
         allowed = tuple(p.strip() for p in (text("allowed_senders") or "").split(",") if p.strip())
         values: dict[str, Any] = {

@@ -27,6 +27,7 @@ GATEWAY_ERRORS = (
     GatewayError("REQUEST_TOO_LARGE", 413, "payload_too_large", "Request too large."),
     GatewayError("BAD_REQUEST_PARAMETERS", 400, "bad_request", "Invalid request."),
     GatewayError("BAD_REQUEST_BODY", 400, "bad_request", "Invalid request body."),
+    GatewayError("DEFAULT_4_XX", None, "bad_request", "The request was refused."),
     GatewayError("DEFAULT_5_XX", None, "internal_error", "Internal error; retry later."),
 )
 

@@ -51,8 +51,8 @@ def _contract_error(response_type: str, error_type: str) -> GatewayResponse:
 FORBIDDEN = _contract_error("INVALID_API_KEY", "ForbiddenException")
 NO_ROUTE = _contract_error("MISSING_AUTHENTICATION_TOKEN", "MissingAuthenticationTokenException")
 TOO_LARGE = _contract_error("REQUEST_TOO_LARGE", "RequestTooLargeException")
-# A failed or malformed Lambda answer; not customised by the stack.
-INTERNAL_ERROR = GatewayResponse(502, {"message": "Internal server error"})
+# A failed or malformed Lambda answer: API Gateway's 502, in the stack's DEFAULT_5XX body.
+INTERNAL_ERROR = GatewayResponse(502, BY_RESPONSE_TYPE["DEFAULT_5_XX"].body)
 
 
 @dataclass(frozen=True)

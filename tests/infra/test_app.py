@@ -33,6 +33,21 @@ def test_sender_domain_comes_from_from_address_when_not_given():
     assert cfg.from_address == "hello@shop.example"
 
 
+def test_a_from_address_with_a_display_name_works_as_the_readme_shows():
+    cfg = MailroomConfig.from_context({"sender_domain": "mail.example.com",
+                                       "from_address": "Acme <no-reply@mail.example.com>"}.get)
+    assert cfg.from_address == "Acme <no-reply@mail.example.com>"
+    assert MailroomConfig.from_context(
+        {"from_address": "Acme <no-reply@Mail.Example.com>"}.get).sender_domain == \
+        "mail.example.com"
+
+
+def test_allowed_senders_are_lower_cased_as_the_runtime_compares_them():
+    cfg = MailroomConfig.from_context({"sender_domain": "mail.example.com",
+                                       "allowed_senders": "Mail.Example.com,CEO@Example.com"}.get)
+    assert cfg.allowed_senders == ("mail.example.com", "ceo@example.com")
+
+
 def test_without_a_domain_the_placeholder_is_used():
     cfg = MailroomConfig.from_context({}.get)
     assert cfg.sender_domain == PLACEHOLDER_DOMAIN
