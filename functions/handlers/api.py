@@ -14,7 +14,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError as SchemaError,
 )
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import (
@@ -49,7 +51,46 @@ logger = Logger(service="mailroom-api")
 tracer = Tracer(service="mailroom-api")
 metrics = Metrics(namespace="Mailroom", service="mailroom-api")
 app = APIGatewayRestResolver(enable_validation=True)
-app.enable_swagger(path="/v1/docs", title="Mailroom API", version="1")
+app.configure_openapi(
+    title="Mailroom API",
+    version="1",
+    description="Transactional email on Amazon SES. Every route but /v1/health and "
+                "/v1/openapi.json needs the x-api-key header.",
+    security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    security=[{"apiKey": []}],
+)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["missing_template_data"])
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable `code`, a plain-words `message`, and `details` to act on."""
+
+    error: ErrorDetail
+
+
+class Accepted(BaseModel):
+    id: str
+    status: Literal["queued"] = "queued"
+
+
+def _errors(*statuses: int) -> dict[int | str, OpenAPIResponse]:
+    described = {400: "invalid_json", 404: "not_found", 409: "idempotency_conflict",
+                 413: "payload_too_large", 422: "a validation error (see `code`)",
+                 503: "sending_paused"}
+    return {status: {"description": described[status],
+                     "content": {"application/json": {"model": ErrorBody}}}
+            for status in statuses}
+
+
+ACCEPT_RESPONSES: dict[int | str, OpenAPIResponse] = {
+    202: {"description": "Queued", "content": {"application/json": {"model": Accepted}}},
+    **_errors(400, 409, 413, 422, 503),
+}
 
 
 class BatchRequest(BaseModel):
@@ -154,14 +195,16 @@ def _accept(request: EmailRequest, header_key: str | None) -> dict[str, str]:
 
 
 # --- routes ------------------------------------------------------------------------------
-@app.post("/v1/emails", summary="Send one templated email")
+@app.post("/v1/emails", summary="Send one templated email", responses=ACCEPT_RESPONSES)
 def send_email(body: Annotated[EmailRequest, Body()]):
     result = _accept(body, _header("Idempotency-Key"))
     metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
     return Response(status_code=202, content_type="application/json", body=result)
 
 
-@app.post("/v1/emails/batch", summary="Send up to 100 emails; each item accepted or refused")
+@app.post("/v1/emails/batch", summary="Send up to 100 emails; each item accepted or refused",
+          responses={202: {"description": "A result per item, in request order"},
+                     **_errors(400, 413, 422, 503)})
 def send_batch(body: Annotated[BatchRequest, Body()]):
     results: dict[int, dict[str, Any]] = {}
     unkeyed: list[tuple[int, EmailRequest]] = []
@@ -194,7 +237,8 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
                     body={"results": ordered})
 
 
-@app.get("/v1/emails/<message_id>", summary="A message's status and timeline")
+@app.get("/v1/emails/<message_id>", summary="A message's status and timeline",
+         responses={200: {"description": "The message"}, **_errors(404)})
 def get_email(message_id: str) -> dict[str, Any]:
     # Ids are UUIDs; anything far longer is not one of ours (and DynamoDB keys stop at 2 KB).
     message = _dependencies()["messages"].get(message_id) if len(message_id) <= 100 else None
@@ -213,7 +257,8 @@ def list_suppressions(
     return {"items": [item.to_api() for item in items], "next_cursor": next_cursor}
 
 
-@app.get("/v1/suppressions/<email>", summary="Whether an address is suppressed, and why")
+@app.get("/v1/suppressions/<email>", summary="Whether an address is suppressed, and why",
+         responses={200: {"description": "The entry"}, **_errors(404)})
 def get_suppression(email: str) -> dict[str, Any]:
     from mailroom.addresses import normalize
 
@@ -237,7 +282,8 @@ def put_suppression(email: str, body: Annotated[SuppressionUpdate, Body()]) -> d
     return suppression.to_api()
 
 
-@app.delete("/v1/suppressions/<email>", summary="Remove an address from the suppression list")
+@app.delete("/v1/suppressions/<email>", summary="Remove an address from the suppression list",
+            responses={204: {"description": "Removed"}, **_errors(404)})
 def delete_suppression(email: str):
     from mailroom.addresses import normalize
 
@@ -276,7 +322,7 @@ def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict
     return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
 
 
-@app.get("/v1/health", summary="Liveness and whether sending is enabled")
+@app.get("/v1/health", summary="Liveness and whether sending is enabled", security=[{}])
 def health() -> dict[str, str]:
     state = _dependencies()["switch"].state()
     return {"status": "ok", "sending": "paused" if state.paused else "enabled"}
@@ -300,10 +346,21 @@ def put_sending(body: Annotated[SendingUpdate, Body()]) -> dict[str, Any]:
     return state.to_api()
 
 
-@app.get("/v1/openapi.json", summary="This API's OpenAPI document")
+@app.get("/v1/openapi.json", summary="This API's OpenAPI document", security=[{}])
 def openapi():
-    return Response(status_code=200, content_type="application/json",
-                    body=app.get_openapi_json_schema(title="Mailroom API", version="1"))
+    return Response(status_code=200, content_type="application/json", body=_openapi_document())
+
+
+@cache
+def _openapi_document() -> dict[str, Any]:
+    """Powertools' document, with its default 422 body replaced by the one this API sends."""
+    document = json.loads(app.get_openapi_json_schema())
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(name, None)
+    text = json.dumps(document).replace("#/components/schemas/HTTPValidationError",
+                                        "#/components/schemas/ErrorBody")
+    return json.loads(text)
 
 
 # --- errors, in one place ------------------------------------------------------------------

@@ -175,10 +175,17 @@ def test_previewing_an_unknown_template_is_404_and_missing_data_is_422(api):
 
 
 def test_health_and_the_openapi_document(api):
+    from openapi_spec_validator import validate
+
     assert api("GET", "/v1/health") == (200, {"status": "ok", "sending": "enabled"})
     status, document = api("GET", "/v1/openapi.json")
     assert status == 200
-    assert "/v1/emails" in document["paths"]
+    validate(document)  # a valid OpenAPI 3.1 document
+    send = document["paths"]["/v1/emails"]["post"]
+    assert {"202", "400", "409", "413", "422", "503"} <= set(send["responses"])
+    assert document["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"
+    assert document["paths"]["/v1/health"]["get"]["security"] == [{}]  # no key needed
+    assert "HTTPValidationError" not in json.dumps(document)  # errors as this API sends them
 
 
 def test_paused_sending_answers_503_and_health_says_so_until_resumed(api, api_env):
