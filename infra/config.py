@@ -5,6 +5,7 @@ and the constructs only read from it, so a limit is never written twice."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import warnings
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ PLACEHOLDER_DOMAIN = "example.com"
 # Lambda platform. Python 3.12 is what uv.lock and the Powertools layer are tested against;
 # arm64 is cheaper per GB-second and every bundled wheel ships for aarch64.
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The Powertools layer's version: the one the project locks and tests with.
+POWERTOOLS_VERSION = importlib.metadata.version("aws-lambda-powertools")
 ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_METRICS_NAMESPACE = "Mailroom"
 LOG_LEVEL = "INFO"

@@ -45,11 +45,12 @@ class FunctionFactory(Construct):
         self._log_retention = log_retention
         self._code = function_code(config.ARCHITECTURE, config.RUNTIME)
         # The public Powertools layer, resolved by CloudFormation at deploy time from AWS's
-        # SSM parameter (a template parameter, so synth makes no AWS call).
+        # SSM parameter (a template parameter, so synth makes no AWS call) — pinned to the
+        # version uv.lock tests against, so production runs what the tests ran.
         layer_arn = ssm.StringParameter.value_for_string_parameter(
             self,
             f"/aws/service/powertools/python/{config.ARCHITECTURE.name}/"
-            f"{config.RUNTIME.name}/latest",
+            f"{config.RUNTIME.name}/{config.POWERTOOLS_VERSION}",
         )
         self._powertools = lambda_.LayerVersion.from_layer_version_arn(
             self, "PowertoolsLayer", layer_arn

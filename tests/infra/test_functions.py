@@ -50,10 +50,14 @@ def test_every_function_is_built_the_same_way(synth, handler):
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
     assert props["Environment"]["Variables"]["LOG_LEVEL"] == "INFO"
-    # The Powertools layer comes from AWS's public SSM parameter, resolved at deploy time.
+    # The Powertools layer comes from AWS's public SSM parameter, resolved at deploy time,
+    # at the version the project locks (and so tests) — not whatever is latest that day.
+    import importlib.metadata
+
+    locked = importlib.metadata.version("aws-lambda-powertools")
     [layer] = props["Layers"]
     parameter = synth.raw["Parameters"][layer["Ref"]]
-    assert parameter["Default"] == "/aws/service/powertools/python/arm64/python3.12/latest"
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.12/{locked}"
 
 
 def test_every_function_logs_to_its_own_group_with_a_retention(synth):
