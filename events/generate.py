@@ -6,7 +6,8 @@ For every `ses/<name>.json` it writes:
   sqs-sns-<name>.json   an SQS batch of one record whose body is the SNS envelope
                         (SNS → SQS, raw message delivery off: what the deployed stack uses)
   sns-<name>.json       an SNS → Lambda invocation (the function subscribed to the topic)
-and, for a few of them, sqs-raw-<name>.json (raw message delivery on: the body is the SES JSON).
+  sqs-raw-<name>.json   an SQS batch of one record whose body is the SES JSON itself
+                        (SNS → SQS with raw message delivery on)
 Plus sqs-batch-poison.json: a good record and a malformed one in the same batch.
 
 Ids are derived from the file name, so running it again changes nothing unless `ses/` did.
@@ -28,12 +29,6 @@ ACCOUNT = "123456789012"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:mailroom-ses-events"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailroom-events"
 SUBSCRIPTION_ARN = f"{TOPIC_ARN}:5f0c2b7e-8a4d-4f1e-9b3c-2d6e7f8a9b0c"
-RAW_DELIVERY_SAMPLES = [
-    "bounce-permanent-general",
-    "complaint-abuse",
-    "delivery",
-    "rendering-failure",
-]
 _NAMESPACE = uuid.UUID("0f5e8a52-3c1d-4b7a-9e2f-6a8b0c1d2e3f")
 _CERT_URL = f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-example.pem"
 
@@ -125,10 +120,9 @@ def envelopes() -> dict[str, Any]:
             "Records": [sqs_record(name, sns_body, _millis(name))]
         }
         files[f"sns-{name}.json"] = {"Records": [sns_lambda_record(name, message, timestamp)]}
-        if name in RAW_DELIVERY_SAMPLES:
-            files[f"sqs-raw-{name}.json"] = {
-                "Records": [sqs_record("raw-" + name, message, _millis(name))]
-            }
+        files[f"sqs-raw-{name}.json"] = {
+            "Records": [sqs_record("raw-" + name, message, _millis(name))]
+        }
     good = files["sqs-sns-delivery.json"]["Records"][0]
     poison = sqs_record("poison", '{"Type": "Notification", "Message": "not json {"}', 0)
     files["sqs-batch-poison.json"] = {"Records": [good, poison]}

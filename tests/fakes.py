@@ -5,7 +5,7 @@ behaviour without AWS; the integration tests pin the adapters against moto."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from mailroom.models import (
@@ -19,7 +19,7 @@ from mailroom.models import (
     SuppressionReason,
     TimelineEvent,
 )
-from mailroom.ports import Claim
+from mailroom.ports import Claim, SoftBounces
 
 
 class FakeMessageStore:
@@ -99,6 +99,7 @@ class FakeMessageStore:
 class FakeSuppressionStore:
     def __init__(self) -> None:
         self.items: dict[str, Suppression] = {}
+        # address → {event key → when it bounced}; pruned to the window as the adapter does
         self.soft_bounces: dict[str, dict[str, datetime]] = {}
 
     def get(self, email: str, now: datetime) -> Suppression | None:
@@ -112,7 +113,17 @@ class FakeSuppressionStore:
     def put(self, suppression: Suppression) -> None:
         self.items[suppression.email] = suppression
 
+    def strengthen(
+        self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
+    ) -> bool:
+        existing = self.items.get(suppression.email)
+        if existing is None or _replaces(suppression, existing, outranks):
+            self.items[suppression.email] = suppression
+            return True
+        return _same_entry(suppression, existing)
+
     def delete(self, email: str) -> bool:
+        self.soft_bounces.pop(email, None)
         return self.items.pop(email, None) is not None
 
     def list(
@@ -130,12 +141,29 @@ class FakeSuppressionStore:
         more = start + limit < len(active)
         return page, (page[-1].email if more and page else None)
 
-    def count_soft_bounce(
-        self, email: str, at: datetime, window: timedelta, event_key: str
-    ) -> int:
-        seen = self.soft_bounces.setdefault(email, {})
-        seen.setdefault(event_key, at)
-        return sum(1 for when in seen.values() if at - window < when <= at)
+    def record_soft_bounce(
+        self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
+    ) -> SoftBounces:
+        since = max(at, now) - window
+        seen = {key: when for key, when in self.soft_bounces.get(email, {}).items()
+                if when > since}
+        if at > since:
+            seen.setdefault(event_key, at)
+        self.soft_bounces[email] = seen
+        return SoftBounces(count=len(seen), latest=max(seen.values(), default=None))
+
+
+def _replaces(candidate: Suppression, existing: Suppression,
+              outranks: Collection[SuppressionReason]) -> bool:
+    """The adapter's condition expression, in Python (see SuppressionStore.strengthen)."""
+    if existing.expires_at is not None:
+        return candidate.expires_at is None or candidate.expires_at >= existing.expires_at
+    return candidate.expires_at is None and existing.reason in outranks
+
+
+def _same_entry(candidate: Suppression, existing: Suppression) -> bool:
+    return (candidate.reason, candidate.created_at, candidate.note) == (
+        existing.reason, existing.created_at, existing.note)
 
 
 class FakeSendQueue:

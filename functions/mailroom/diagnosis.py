@@ -2,11 +2,17 @@
 
 SES's bounce type and subtype are coarse (most real bounces arrive as Permanent/General), so the
 reason is read, most specific first, from:
-  1. the subtypes where SES has already decided (suppression lists, mailbox full, content);
-  2. the RFC 3463 enhanced status code the receiving server gave (5.1.1, 4.2.2, ...);
+  1. the subtypes where SES has already decided (suppression lists, mailbox full, content,
+     unsubscribed);
+  2. the RFC 3463 enhanced status code the receiving server gave (5.1.1, 4.2.2, ...) — except
+     that a 7.x (policy) code whose text plainly says the user is unknown is read as an
+     unknown mailbox: some servers answer every refusal with 5.7.1;
   3. the remaining subtype (NoEmail);
   4. words in the diagnostic text, for servers that send no enhanced code;
-  5. the bounce type (Permanent → the address was refused; otherwise temporary).
+  5. the bounce type (failed for good → the address was refused; otherwise temporary).
+
+A Permanent bounce suppresses the address (DESIGN §2) even when the code says the content was
+refused (5.7.1, 5.3.4), so the action then says so and how to lift it once the content is fixed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import re
 
 from .models import Failure
-from .ses_events import SesEvent, SesEventKind
+from .ses_events import CONTENT_BOUNCE_SUBTYPES, SesEvent, SesEventKind
 
 ACTIONS = {
     "mailbox_does_not_exist": "Check the address with the user: the mailbox does not exist.",
@@ -48,6 +54,22 @@ ACTIONS = {
         "another channel."
     ),
     "rejected": "Remove what SES flagged (it found a virus in the message) and send again.",
+    "unsubscribed": "The recipient unsubscribed; stop sending them this kind of mail.",
+}
+
+# The content was refused, but the bounce was Permanent, so the address was suppressed too.
+_LIFT_SUPPRESSION = (
+    " SES reported the bounce as permanent, so the address was suppressed: once the content "
+    "is fixed, remove it with DELETE /v1/suppressions/{email} and send again."
+)
+SUPPRESSED_CONTENT_ACTIONS = {
+    "message_too_large": (
+        "Make the message smaller (fewer or smaller attachments and images)." + _LIFT_SUPPRESSION
+    ),
+    "content_rejected": (
+        "Review the content the receiving server refused (links, attachments, wording)."
+        + _LIFT_SUPPRESSION
+    ),
 }
 
 # SES has already classified these; no status code overrides them.
@@ -58,6 +80,7 @@ _DECISIVE_SUBTYPES = {
     "MessageTooLarge": "message_too_large",
     "ContentRejected": "content_rejected",
     "AttachmentRejected": "content_rejected",
+    "UnsubscribedRecipient": "unsubscribed",
 }
 
 # RFC 3463 subject.detail → reason; the class (4 or 5) only says whether it may pass later.
@@ -78,6 +101,13 @@ _STATUS_DETAILS = {
     "7.0": "content_rejected",  # other security or policy status
 }
 
+# Words that leave no doubt the mailbox is unknown, whatever code came with them. Narrower
+# than the mailbox hint below: "not found" or a bare "does not exist" may be about an SPF
+# record or the sender's domain.
+_PLAINLY_UNKNOWN_USER = re.compile(
+    r"user unknown|unknown user|no such user"
+    r"|(?:user|mailbox|recipient|account)\b[^.;]{0,40}\bdoes(?: not|n't) exist", re.I)
+
 # Checked in order: "host not found" must be read as a domain before "not found" as a mailbox.
 _TEXT_HINTS = [
     (re.compile(r"host (?:or domain name )?not found|domain (?:name )?not found|nxdomain"
@@ -95,7 +125,7 @@ _TEXT_HINTS = [
 def failure(reason: str, event: SesEvent, diagnostic: str | None = None) -> Failure:
     return Failure(
         reason=reason,
-        action=ACTIONS[reason],
+        action=_action(reason, event),
         bounce_type=event.bounce_type,
         bounce_subtype=event.bounce_subtype,
         diagnostic=diagnostic if diagnostic is not None else event.diagnostic_code,
@@ -113,7 +143,11 @@ def diagnose(event: SesEvent) -> Failure:
             diagnostic=event.error_message,
         )
     if event.kind is SesEventKind.COMPLAINT:
-        return failure("complaint", event, diagnostic=event.complaint_feedback_type)
+        # SES reports a send to an address on its account-level suppression list as a
+        # complaint with this subtype: nobody complained about this message.
+        reason = ("recipient_suppressed"
+                  if event.complaint_subtype == "OnAccountSuppressionList" else "complaint")
+        return failure(reason, event, diagnostic=event.complaint_feedback_type)
     if event.kind is SesEventKind.REJECT:
         return failure("rejected", event, diagnostic=event.reject_reason)
     if event.kind is SesEventKind.DELIVERY_DELAY:
@@ -121,10 +155,20 @@ def diagnose(event: SesEvent) -> Failure:
     return failure(_bounce_reason(event), event)
 
 
+def _action(reason: str, event: SesEvent) -> str:
+    suppressed_for_good = (event.failed_for_good
+                           and event.bounce_subtype not in CONTENT_BOUNCE_SUBTYPES)
+    if suppressed_for_good and reason in SUPPRESSED_CONTENT_ACTIONS:
+        return SUPPRESSED_CONTENT_ACTIONS[reason]
+    return ACTIONS[reason]
+
+
 def _bounce_reason(event: SesEvent) -> str:
     subtype_reason = _DECISIVE_SUBTYPES.get(event.bounce_subtype or "")
     if subtype_reason:
         return subtype_reason
+    if _policy_code_for_an_unknown_user(event):
+        return "mailbox_does_not_exist"
     code_reason = _reason_from_status_code(event.enhanced_status_code)
     if code_reason:
         return code_reason
@@ -133,11 +177,17 @@ def _bounce_reason(event: SesEvent) -> str:
     text_reason = _reason_from_text(event.diagnostic_code)
     if text_reason:
         return text_reason
-    if event.bounce_type == "Permanent":
+    if event.failed_for_good:
         return "address_rejected"
-    if event.bounce_type == "Transient":
-        return "temporary_failure"
+    if event.bounce_type in {"Transient", "Permanent"}:
+        return "temporary_failure"  # Permanent here: a recipient the server still retries
     return "undetermined_bounce"
+
+
+def _policy_code_for_an_unknown_user(event: SesEvent) -> bool:
+    """An X.7.Y (security or policy) code whose text plainly says the user is unknown."""
+    is_policy_code = (event.enhanced_status_code or "").split(".")[1:2] == ["7"]
+    return is_policy_code and bool(_PLAINLY_UNKNOWN_USER.search(event.diagnostic_code or ""))
 
 
 def _delay_reason(event: SesEvent) -> str:

@@ -5,13 +5,33 @@ For every event, in this order:
   1. Find the message: by the `mailroom_id` tag the sender sets, else by SES message id. None
      found means the mail was sent by someone else through the same configuration set: it
      still updates the suppression list, but has no timeline and no outcome notification.
+     A bounce whose DSN names another address (a forwarding alias's Final-Recipient) is
+     about the address the message was sent to: that one is suppressed, the Final-Recipient
+     kept in the timeline.
   2. A duplicate (its key is already in the message's timeline) does nothing at all.
-  3. Apply the suppression policy (the table in DESIGN §2, `suppression_effect`).
-  4. Publish the notifications, then write the suppression, then the timeline entry. Writing
-     the timeline last makes the whole thing safe to retry: if anything fails the batch retries
-     the record, the event is not yet "seen", and the retry publishes again with the same
-     stable notification ids (subscribers deduplicate on `id`). A notification is therefore
-     published at least once and never lost.
+  3. Apply the suppression policy (the table in DESIGN §2, `suppression_effect`): count a
+     soft bounce, then write the entry with `SuppressionStore.strengthen`, whose condition
+     never lets a concurrent event weaken what another one wrote.
+  4. Publish the notifications, then write the timeline entry. Writing the timeline last
+     makes the whole thing safe to retry: if anything fails the batch retries the record,
+     the event is not yet "seen", and the retry publishes again with the same stable
+     notification ids (subscribers deduplicate on `id`); `strengthen` answers a retry of the
+     same event as it answered the first attempt. A notification is therefore published at
+     least once and never lost.
+
+Cases DESIGN §2's table leaves open, decided here:
+  - Permanent/UnsubscribedRecipient is SES's list-management unsubscribe: the address is
+    fine, the recipient opted out of this kind of mail. It is not suppressed; the message is
+    bounced with failure reason `unsubscribed`.
+  - A recipient listed in a Permanent bounce whose own DSN says 4.x.x or `delayed` has not
+    failed for good: it counts as a soft bounce.
+  - A Transient/General bounce of a message already delivered to that recipient is almost
+    always an automatic reply (out of office), which SES reports that way. It is kept in the
+    timeline (marked `likely_auto_reply`) and does nothing else: no status change, no soft
+    bounce counted, no notification. (One processed before its Delivery still counts as a
+    soft bounce: rare, and one alone suppresses nothing.)
+  - A complaint after a hard bounce replaces the reason with `complaint` (both are permanent;
+    a complaint tells the app more). An operator's permanent `manual` entry always stands.
 
 Notifications:
   - one outcome notification per new event of a message Mailroom sent: email.sent,
@@ -41,6 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from .addresses import normalize
 from .diagnosis import diagnose
 from .models import (
     Failure,
@@ -53,7 +74,12 @@ from .models import (
     utcnow,
 )
 from .ports import MessageStore, Publisher, SuppressionStore
-from .ses_events import SesEvent, SesEventKind
+from .ses_events import (
+    CONTENT_BOUNCE_SUBTYPES,
+    UNSUBSCRIBED_SUBTYPE,
+    SesEvent,
+    SesEventKind,
+)
 from .settings import EventsSettings
 
 # Namespace of notification ids: uuid5(namespace, "<type>|<event key>").
@@ -87,9 +113,15 @@ _FAILURE_KINDS = {
     SesEventKind.REJECT,
     SesEventKind.RENDERING_FAILURE,
 }
-# The message, not the address, failed: never suppress (DESIGN §2).
-_CONTENT_SUBTYPES = {"MessageTooLarge", "ContentRejected", "AttachmentRejected"}
 NOT_SPAM = "not-spam"
+# Permanent entries an SES event may replace with a permanent one of its own reason: a
+# complaint says more than a hard bounce; nothing replaces an operator's `manual` entry.
+_OUTRANKS = {
+    SuppressionReason.COMPLAINT: frozenset(
+        {SuppressionReason.HARD_BOUNCE, SuppressionReason.SOFT_BOUNCE}),
+    SuppressionReason.HARD_BOUNCE: frozenset({SuppressionReason.SOFT_BOUNCE}),
+    SuppressionReason.SOFT_BOUNCE: frozenset(),
+}
 
 
 class SuppressionEffect(Enum):
@@ -126,11 +158,14 @@ def suppression_effect(event: SesEvent) -> SuppressionEffect:
     if event.kind is SesEventKind.COMPLAINT:
         # Many providers send no feedback type at all: that is still a complaint.
         return SuppressionEffect.NONE if is_not_spam(event) else SuppressionEffect.COMPLAINT
-    if event.kind is not SesEventKind.BOUNCE or event.bounce_subtype in _CONTENT_SUBTYPES:
+    if event.kind is not SesEventKind.BOUNCE:
         return SuppressionEffect.NONE
-    if event.bounce_type == "Permanent":
+    if event.bounce_subtype in CONTENT_BOUNCE_SUBTYPES | {UNSUBSCRIBED_SUBTYPE}:
+        return SuppressionEffect.NONE  # the content failed, or the recipient opted out
+    if event.failed_for_good:
         return SuppressionEffect.HARD_BOUNCE
-    # Transient (General, MailboxFull, or a subtype SES adds later) and Undetermined.
+    # Transient (General, MailboxFull, or a subtype SES adds later), Undetermined, and a
+    # recipient still being retried inside a Permanent bounce.
     return SuppressionEffect.SOFT_BOUNCE
 
 
@@ -163,12 +198,15 @@ def _record_one(
     now: datetime,
 ) -> list[Notification]:
     message = find_message(event, messages)
-    if message is not None and any(seen.key == event.key for seen in message.events):
-        return []  # a redelivery: everything below already happened
+    if message is not None:
+        event = _as_sent(event, message)
+        if any(seen.key == event.key for seen in message.events):
+            return []  # a redelivery: everything below already happened
+    auto_reply = message is not None and is_likely_auto_reply(event, message)
 
-    status = None if is_not_spam(event) else STATUS_BY_KIND.get(event.kind)
+    status = None if is_not_spam(event) or auto_reply else STATUS_BY_KIND.get(event.kind)
     failure = diagnose(event) if status is not None and event.kind in _FAILURE_KINDS else None
-    suppression = _new_suppression(event, suppressions, policy, now)
+    suppression = None if auto_reply else _new_suppression(event, suppressions, policy, now)
 
     notifications = []
     if message is not None and status is not None:
@@ -177,17 +215,12 @@ def _record_one(
         notifications.append(_suppressed_notification(event, message, suppression))
     if notifications:
         publisher.publish(notifications)
-    if suppression is not None:
-        suppressions.put(suppression)
     if message is not None:
+        detail = event.timeline_detail() | ({"likely_auto_reply": True} if auto_reply else {})
         messages.apply_event(
             message.id,
-            TimelineEvent(
-                type=event.kind.value,
-                at=event.occurred_at,
-                key=event.key,
-                detail=event.timeline_detail(),
-            ),
+            TimelineEvent(type=event.kind.value, at=event.occurred_at, key=event.key,
+                          detail=detail),
             status=status,
             failure=failure,
             ses_message_id=event.ses_message_id,
@@ -200,41 +233,65 @@ def find_message(event: SesEvent, messages: MessageStore) -> Message | None:
     return message or messages.find_by_ses_message_id(event.ses_message_id)
 
 
+def _as_sent(event: SesEvent, message: Message) -> SesEvent:
+    """A bounce naming a Final-Recipient the parser could not match to one destination is
+    about the address this message was sent to (Mailroom sends each message to one)."""
+    sent_to = normalize(message.to)
+    if event.final_recipient is None or event.recipient == sent_to:
+        return event
+    return event.model_copy(update={"recipient": sent_to})
+
+
+def is_likely_auto_reply(event: SesEvent, message: Message) -> bool:
+    """SES reports automatic replies (out of office, vacation) as Transient/General bounces;
+    after a delivery to the same recipient, that is what such a bounce almost always is."""
+    if event.kind is not SesEventKind.BOUNCE:
+        return False
+    if (event.bounce_type, event.bounce_subtype) != ("Transient", "General"):
+        return False
+    return any(entry.type == SesEventKind.DELIVERY.value
+               and entry.detail.get("recipient") == event.recipient
+               for entry in message.events)
+
+
 def _new_suppression(
     event: SesEvent, suppressions: SuppressionStore, policy: SuppressionPolicy, now: datetime
 ) -> Suppression | None:
-    """The entry to write for this event, or None when the list stays as it is."""
+    """The entry this event wrote, or None when the list stays as it is (nothing to
+    suppress, or a stronger entry already there)."""
     effect = suppression_effect(event)
     if effect is SuppressionEffect.NONE:
         return None
     expires_at = None
     if effect is SuppressionEffect.SOFT_BOUNCE:
-        count = suppressions.count_soft_bounce(
-            event.recipient, event.occurred_at, policy.soft_bounce_window, event.key
-        )
-        if count < policy.soft_bounce_threshold:
+        expires_at = _soft_bounce_expiry(event, suppressions, policy, now)
+        if expires_at is None:
             return None
-        # From the bounce, not from now: a retried event computes the same entry.
-        expires_at = event.occurred_at + policy.soft_bounce_suppression
-        if expires_at <= now:
-            return None  # a very late event whose suppression would already be over
+    reason = SuppressionReason(effect.value)
     candidate = Suppression(
         email=event.recipient,
-        reason=SuppressionReason(effect.value),
+        reason=reason,
         created_at=event.occurred_at,
         expires_at=expires_at,
         source="ses",
         note=_describe(event),
     )
-    existing = suppressions.get(event.recipient, now)
-    return candidate if existing is None or _stronger(candidate, existing) else None
+    return candidate if suppressions.strengthen(candidate, _OUTRANKS[reason]) else None
 
 
-def _stronger(candidate: Suppression, existing: Suppression) -> bool:
-    """Never downgrade: a permanent entry stays; an expiring one only grows."""
-    if existing.expires_at is None:
-        return False
-    return candidate.expires_at is None or candidate.expires_at > existing.expires_at
+def _soft_bounce_expiry(
+    event: SesEvent, suppressions: SuppressionStore, policy: SuppressionPolicy, now: datetime
+) -> datetime | None:
+    """Count the soft bounce; at the threshold, when the suppression it causes ends."""
+    bounces = suppressions.record_soft_bounce(
+        event.recipient, event.occurred_at, event.key, policy.soft_bounce_window, now
+    )
+    if bounces.count < policy.soft_bounce_threshold or bounces.latest is None:
+        return None
+    # From the latest bounce, not from now or from this one: the same bounces give the same
+    # entry whatever order they arrive in, and a retried event computes it again.
+    expires_at = bounces.latest + policy.soft_bounce_suppression
+    return expires_at if expires_at > now else None  # very late bounces: already over
 
 
 def _describe(event: SesEvent) -> str:

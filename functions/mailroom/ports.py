@@ -3,7 +3,8 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -27,6 +28,14 @@ class Claim(StrEnum):
     IN_FLIGHT = "in_flight"  # another worker holds an unexpired lease: retry later
     FINISHED = "finished"  # it ended without SES (suppressed, failed): do nothing
     MISSING = "missing"  # no record of this message
+
+
+@dataclass(frozen=True)
+class SoftBounces:
+    """An address's soft bounces in the rolling window, whatever order they arrived in."""
+
+    count: int
+    latest: datetime | None  # the most recent one; None when none is in the window
 
 
 class MessageStore(Protocol):
@@ -72,18 +81,37 @@ class SuppressionStore(Protocol):
         """The active suppressions among `emails`, in as few calls as the store allows."""
         ...
 
-    def put(self, suppression: Suppression) -> None: ...
+    def put(self, suppression: Suppression) -> None:
+        """Write the entry as given, whatever is there (an operator's decision)."""
+        ...
 
-    def delete(self, email: str) -> bool: ...
+    def strengthen(
+        self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
+    ) -> bool:
+        """Write an entry the policy decided on, atomically, only if it does not weaken the
+        one there. It replaces: nothing or an expired entry; an expiring entry, when it is
+        permanent or expires no earlier; a permanent entry, when it is permanent too and the
+        entry's reason is in `outranks`. True when the list now holds it — written now, or
+        already written by an earlier attempt of the same event (same reason, created_at and
+        note), so a retry gets the same answer. False when a stronger entry stands."""
+        ...
+
+    def delete(self, email: str) -> bool:
+        """Remove the entry and the address's soft-bounce count; True if there was an entry
+        (active or not yet swept after expiring)."""
+        ...
 
     def list(
         self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
     ) -> tuple[list[Suppression], str | None]: ...
 
-    def count_soft_bounce(
-        self, email: str, at: datetime, window: timedelta, event_key: str
-    ) -> int:
-        """Record one soft bounce (once per event_key) and return how many fall in the window."""
+    def record_soft_bounce(
+        self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
+    ) -> SoftBounces:
+        """Record one soft bounce that happened `at` (once per event_key) and return the
+        address's soft bounces in the window ending at max(at, now) — every recorded one
+        after its start, so bounces processed out of order still add up. Bounces older than
+        the window are forgotten, and so is the whole count one window after the latest."""
         ...
 
 

@@ -13,14 +13,16 @@ unknown type becomes `SesEventKind.UNKNOWN`. A record we cannot make sense of ra
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import parseaddr
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from .addresses import normalize
@@ -61,7 +63,13 @@ _REPEATABLE = {
     SesEventKind.SUBSCRIPTION,
     SesEventKind.UNKNOWN,
 }
-_ENHANCED_STATUS_CODE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+# RFC 3463 class.subject.detail, but not inside a longer dotted number such as an IP address
+# ("[10.5.7.1]" quotes no 5.7.1); a full stop after the code may still end a sentence.
+_ENHANCED_STATUS_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?!\.?\d)")
+# Bounce subtypes where the message, not the address, failed (DESIGN §2: never suppress).
+CONTENT_BOUNCE_SUBTYPES = frozenset({"MessageTooLarge", "ContentRejected", "AttachmentRejected"})
+# SES's list-management unsubscribe: the recipient opted out of this kind of mail.
+UNSUBSCRIBED_SUBTYPE = "UnsubscribedRecipient"
 
 
 def _kind_of(event_type: str) -> SesEventKind:
@@ -89,6 +97,10 @@ class SesEvent(BaseModel):
     bounce_subtype: str | None = None
     diagnostic_code: str | None = None  # the receiving server's words, also for delays
     enhanced_status_code: str | None = None  # RFC 3463, e.g. 5.1.1
+    dsn_action: str | None = None  # the DSN's Action for this recipient: failed, delayed, ...
+    # The DSN's Final-Recipient when it is not the address Mailroom sent to (a forwarding
+    # alias): `recipient` stays the address sent to, the one to suppress.
+    final_recipient: str | None = None
     reporting_mta: str | None = None
     # Bounce and complaint
     feedback_id: str | None = None
@@ -119,6 +131,16 @@ class SesEvent(BaseModel):
         event_type = self.ses_event_type if self.kind is SesEventKind.UNKNOWN else self.kind
         return f"{self.ses_message_id}#{event_type}#{self.recipient}#{discriminator}"
 
+    @property
+    def failed_for_good(self) -> bool:
+        """A Permanent bounce that this recipient's own DSN agrees with. SES can list a
+        recipient whose status is 4.x.x or whose action is `delayed` in a Permanent bounce:
+        the server has not given up on that one yet."""
+        if self.kind is not SesEventKind.BOUNCE or self.bounce_type != "Permanent":
+            return False
+        still_trying = (self.dsn_action or "").lower() == "delayed"
+        return not still_trying and not (self.enhanced_status_code or "").startswith("4.")
+
     def timeline_detail(self) -> dict[str, Any]:
         """What the message timeline keeps of this event: the SES facts, without nulls."""
         return self.model_dump(
@@ -132,12 +154,21 @@ class SesEvent(BaseModel):
 # SNS"). Only the fields Mailroom reads are declared; pydantic ignores the rest.
 
 
+def _assume_utc(moment: datetime) -> datetime:
+    """SES writes UTC with a Z; a timestamp without an offset is read as UTC too, so that
+    every datetime Mailroom compares is aware."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
 class _SesModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
 class _Mail(_SesModel):
-    timestamp: datetime
+    timestamp: UtcDatetime
     message_id: str = Field(min_length=1)
     source: str | None = None
     destination: list[str] = Field(default_factory=list)
@@ -146,6 +177,7 @@ class _Mail(_SesModel):
 
 class _BouncedRecipient(_SesModel):
     email_address: str
+    action: str | None = None
     status: str | None = None
     diagnostic_code: str | None = None
 
@@ -154,7 +186,7 @@ class _Bounce(_SesModel):
     bounce_type: str
     bounce_sub_type: str | None = None
     bounced_recipients: list[_BouncedRecipient] = Field(min_length=1)
-    timestamp: datetime
+    timestamp: UtcDatetime
     feedback_id: str | None = None
     reporting_m_t_a: str | None = Field(default=None, alias="reportingMTA")
 
@@ -165,7 +197,7 @@ class _ComplainedRecipient(_SesModel):
 
 class _Complaint(_SesModel):
     complained_recipients: list[_ComplainedRecipient] = Field(min_length=1)
-    timestamp: datetime
+    timestamp: UtcDatetime
     feedback_id: str | None = None
     complaint_feedback_type: str | None = None
     complaint_sub_type: str | None = None
@@ -173,7 +205,7 @@ class _Complaint(_SesModel):
 
 class _Delivery(_SesModel):
     recipients: list[str] = Field(min_length=1)
-    timestamp: datetime
+    timestamp: UtcDatetime
     smtp_response: str | None = None
     reporting_m_t_a: str | None = Field(default=None, alias="reportingMTA")
 
@@ -186,9 +218,9 @@ class _DelayedRecipient(_SesModel):
 
 class _DeliveryDelay(_SesModel):
     delayed_recipients: list[_DelayedRecipient] = Field(min_length=1)
-    timestamp: datetime
+    timestamp: UtcDatetime
     delay_type: str | None = None
-    expiration_time: datetime | None = None
+    expiration_time: UtcDatetime | None = None
     reporting_m_t_a: str | None = Field(default=None, alias="reportingMTA")
 
 
@@ -204,13 +236,34 @@ class _Reject(_SesModel):
 class _Engagement(_SesModel):
     """Open, Click and Subscription: SES reports them per message, with their own time."""
 
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     link: str | None = None
 
 
 # --- Envelopes
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def _shape_errors_are_malformed(parse: Callable[_P, _R]) -> Callable[_P, _R]:
+    """JSON of the wrong shape (a list where an object belongs, a missing key) surfaces as
+    TypeError, KeyError or AttributeError somewhere below; report it as `MalformedSesEvent`
+    so the record is logged as malformed and dead-lettered like any other unreadable one."""
+
+    @functools.wraps(parse)
+    def reading(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return parse(*args, **kwargs)
+        except (TypeError, KeyError, AttributeError) as error:
+            raise MalformedSesEvent(
+                f"record of an unexpected shape ({type(error).__name__}: {error})"
+            ) from error
+
+    return reading
+
+
+@_shape_errors_are_malformed
 def parse_sqs_body(body: str) -> list[SesEvent]:
     """An SQS record's body: either an SNS envelope (raw delivery off) or the SES JSON itself
     (raw delivery on)."""
@@ -227,6 +280,7 @@ def parse_sqs_body(body: str) -> list[SesEvent]:
     )
 
 
+@_shape_errors_are_malformed
 def parse_sns_message(message: str) -> list[SesEvent]:
     """The `Message` of an SNS notification (SNS → Lambda, or inside an SNS envelope)."""
     document = _load_json(message, "SNS Message")
@@ -256,6 +310,7 @@ def _load_json(text: str, what: str) -> Any:
 # --- The SES notification itself
 
 
+@_shape_errors_are_malformed
 def parse_ses_notification(document: dict[str, Any]) -> list[SesEvent]:
     """One SES notification (either shape) → one event per recipient it names."""
     event_type = document.get("eventType") or document.get("notificationType")
@@ -289,10 +344,15 @@ def _required(document: dict[str, Any], name: str, event_type: str) -> dict[str,
     return section
 
 
+def _address(text: str) -> str:
+    """The normalised address in `text`, which may carry a display name."""
+    return normalize(parseaddr(text)[1] or text)
+
+
 def _base(
     kind: SesEventKind, event_type: str, mail: _Mail, recipient: str, occurred_at: datetime
 ) -> dict[str, Any]:
-    address = normalize(parseaddr(recipient)[1] or recipient)
+    address = _address(recipient)
     mailroom_ids = mail.tags.get(MESSAGE_ID_TAG) or []
     return {
         "kind": kind,
@@ -308,28 +368,47 @@ def _base(
 
 
 def _status_code(status: str | None, diagnostic: str | None) -> str | None:
-    """The RFC 3463 code: the DSN's Status field, else the first one the diagnostic quotes."""
-    for text in (status, diagnostic):
-        match = _ENHANCED_STATUS_CODE.search(text or "")
-        if match:
-            return match.group(1)
-    return None
+    """The RFC 3463 code: the DSN's Status field, else the first one the diagnostic quotes.
+    A generic X.0.0 says only "failed" or "delayed", so a specific code in the diagnostic wins
+    over it; it is kept only when there is nothing more specific."""
+    codes = [code for text in (status, diagnostic)
+             for code in _ENHANCED_STATUS_CODE.findall(text or "")]
+    specific = [code for code in codes if not code.endswith(".0.0")]
+    return (specific or codes or [None])[0]
 
 
 def _bounce_events(document, kind, event_type, mail) -> list[SesEvent]:
     bounce = _Bounce.model_validate(_required(document, "bounce", event_type))
-    return [
-        SesEvent(
-            **_base(kind, event_type, mail, recipient.email_address, bounce.timestamp),
+    events = []
+    for recipient in bounce.bounced_recipients:
+        sent_to, final_recipient = _bounced_address(recipient.email_address, mail)
+        events.append(SesEvent(
+            **_base(kind, event_type, mail, sent_to, bounce.timestamp),
+            final_recipient=final_recipient,
             bounce_type=bounce.bounce_type,
             bounce_subtype=bounce.bounce_sub_type,
             diagnostic_code=recipient.diagnostic_code,
             enhanced_status_code=_status_code(recipient.status, recipient.diagnostic_code),
+            dsn_action=recipient.action,
             reporting_mta=bounce.reporting_m_t_a,
             feedback_id=bounce.feedback_id,
-        )
-        for recipient in bounce.bounced_recipients
-    ]
+        ))
+    return events
+
+
+def _bounced_address(reported: str, mail: _Mail) -> tuple[str, str | None]:
+    """(the address the mail was sent to, the DSN's Final-Recipient if it differs).
+
+    SES takes `emailAddress` from the DSN's Final-Recipient, which a forwarding alias turns
+    into an address Mailroom never sent to. With a single destination the address sent to is
+    certain; with several it is left to the caller, who may know the message."""
+    final_recipient = _address(reported)
+    destinations = [_address(each) for each in mail.destination]
+    if final_recipient in destinations:
+        return reported, None
+    if len(destinations) == 1:
+        return destinations[0], final_recipient
+    return reported, final_recipient
 
 
 def _complaint_events(document, kind, event_type, mail) -> list[SesEvent]:

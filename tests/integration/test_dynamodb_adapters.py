@@ -170,18 +170,159 @@ def test_a_cursor_not_from_this_api_is_a_validation_error(suppressions):
         suppressions.list(NOW, None, 10, "not-a-cursor!")
 
 
+WINDOW = timedelta(days=7)
+
+
+def count(suppressions, at, key, now=None):
+    return suppressions.record_soft_bounce("ada@example.com", at, key, WINDOW, now or at)
+
+
 def test_soft_bounces_are_counted_once_each_within_the_window(suppressions):
-    window = timedelta(days=7)
     counts = [
-        suppressions.count_soft_bounce("ada@example.com", NOW, window, "b1"),
-        suppressions.count_soft_bounce("ada@example.com", NOW, window, "b1"),  # redelivered
-        suppressions.count_soft_bounce("ada@example.com", NOW + timedelta(days=1), window, "b2"),
-        suppressions.count_soft_bounce("ada@example.com", NOW + timedelta(days=7, hours=12),
-                                        window, "b3"),
+        count(suppressions, NOW, "b1").count,
+        count(suppressions, NOW, "b1").count,  # redelivered
+        count(suppressions, NOW + timedelta(days=1), "b2").count,
+        count(suppressions, NOW + timedelta(days=7, hours=12), "b3").count,
     ]
 
     assert counts == [1, 1, 2, 2]  # b1 left the window by then, b2 not
     assert suppressions.get("ada@example.com", NOW) is None  # counting is not suppressing
+
+
+def test_soft_bounces_recorded_out_of_order_all_count(suppressions):
+    later = NOW + timedelta(hours=5)
+    times = [NOW + timedelta(hours=2), NOW + timedelta(hours=1), NOW]
+
+    results = [count(suppressions, at, f"b{i}", now=later) for i, at in enumerate(times)]
+
+    assert [result.count for result in results] == [1, 2, 3]
+    assert results[-1].latest == NOW + timedelta(hours=2)
+
+
+def raw_item(suppressions, key):
+    return suppressions.client.get_item(TableName=suppressions.table_name,
+                                        Key={"email": {"S": key}})["Item"]
+
+
+def test_bounces_older_than_the_window_are_forgotten_when_writing(suppressions):
+    count(suppressions, NOW, "old")
+    count(suppressions, NOW + timedelta(days=8), "new")
+
+    item = raw_item(suppressions, "ada@example.com#soft")
+    assert set(item["bounces"]["M"]) == {"new"}
+    assert int(item["ttl"]["N"]) == int((NOW + timedelta(days=15)).timestamp())
+
+
+def test_a_soft_bounce_count_never_touches_a_permanent_suppression(suppressions):
+    suppressions.put(Suppression(email="ada@example.com", reason=SuppressionReason.HARD_BOUNCE,
+                                 created_at=NOW, source="ses"))
+
+    count(suppressions, NOW, "b1")
+
+    item = raw_item(suppressions, "ada@example.com")
+    assert "ttl" not in item
+    assert suppressions.list(NOW, None, 10, None)[0] == [
+        suppressions.get("ada@example.com", NOW)]
+
+
+def test_deleting_a_suppression_forgets_the_soft_bounces(suppressions):
+    count(suppressions, NOW, "b1")
+    count(suppressions, NOW, "b2")
+    suppressions.put(Suppression(email="ada@example.com", reason=SuppressionReason.MANUAL,
+                                 created_at=NOW, source="api"))
+
+    assert suppressions.delete("ada@example.com") is True
+    assert count(suppressions, NOW, "b3").count == 1
+
+
+class ClientWithARival:
+    """A DynamoDB client before whose first write another invocation records soft bounce
+    b1: the race between reading the count and writing it back."""
+
+    def __init__(self, client, rival) -> None:
+        self.client, self.rival, self.raced = client, rival, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def update_item(self, **request):
+        if not self.raced:
+            self.raced = True
+            self.rival.record_soft_bounce("ada@example.com", NOW, "b1", WINDOW, NOW)
+        return self.client.update_item(**request)
+
+
+def test_two_soft_bounces_counted_at_the_same_moment_both_count(suppressions):
+    racing = DynamoSuppressionStore(suppressions.table_name,
+                                    ClientWithARival(suppressions.client, suppressions))
+
+    result = racing.record_soft_bounce("ada@example.com", NOW, "b2", WINDOW, NOW)
+
+    assert result.count == 2
+
+
+def entry(reason, expires_in=None, minutes=0, note=None):
+    return Suppression(email="ada@example.com", reason=reason,
+                       created_at=NOW + timedelta(minutes=minutes),
+                       expires_at=NOW + expires_in if expires_in else None,
+                       source="ses", note=note)
+
+
+HARD = SuppressionReason.HARD_BOUNCE
+SOFT = SuppressionReason.SOFT_BOUNCE
+COMPLAINT = SuppressionReason.COMPLAINT
+MANUAL = SuppressionReason.MANUAL
+
+
+def test_strengthen_writes_where_there_is_nothing(suppressions):
+    assert suppressions.strengthen(entry(HARD), {SOFT}) is True
+    assert suppressions.get("ada@example.com", NOW).reason is HARD
+
+
+def test_strengthen_never_lets_a_soft_bounce_replace_a_hard_bounce(suppressions):
+    suppressions.put(entry(HARD))
+
+    assert suppressions.strengthen(entry(SOFT, timedelta(days=14), minutes=1)) is False
+    stored = suppressions.get("ada@example.com", NOW + timedelta(days=30))
+    assert (stored.reason, stored.expires_at) == (HARD, None)
+
+
+def test_strengthen_makes_an_expiring_entry_permanent(suppressions):
+    suppressions.put(entry(SOFT, timedelta(days=14)))
+
+    assert suppressions.strengthen(entry(HARD, minutes=1), {SOFT}) is True
+    assert suppressions.get("ada@example.com", NOW + timedelta(days=30)).reason is HARD
+
+
+def test_strengthen_lets_an_expiring_entry_grow_but_not_shrink(suppressions):
+    suppressions.put(entry(SOFT, timedelta(days=14)))
+
+    assert suppressions.strengthen(entry(SOFT, timedelta(days=10), minutes=1)) is False
+    assert suppressions.strengthen(entry(SOFT, timedelta(days=20), minutes=2)) is True
+    assert suppressions.get("ada@example.com", NOW).expires_at == NOW + timedelta(days=20)
+
+
+def test_strengthen_lets_a_complaint_replace_a_hard_bounce_and_not_back(suppressions):
+    suppressions.put(entry(HARD))
+
+    assert suppressions.strengthen(entry(COMPLAINT, minutes=1), {HARD, SOFT}) is True
+    assert suppressions.strengthen(entry(HARD, minutes=2), {SOFT}) is False
+    assert suppressions.get("ada@example.com", NOW).reason is COMPLAINT
+
+
+def test_strengthen_never_replaces_an_operators_permanent_entry(suppressions):
+    suppressions.put(entry(MANUAL))
+
+    assert suppressions.strengthen(entry(COMPLAINT, minutes=1), {HARD, SOFT}) is False
+    assert suppressions.get("ada@example.com", NOW).reason is MANUAL
+
+
+def test_strengthen_answers_a_retry_of_the_same_entry_as_the_first_time(suppressions):
+    hard = entry(HARD, note="Bounce Permanent/General (SES message m1)")
+    assert suppressions.strengthen(hard, {SOFT}) is True
+
+    assert suppressions.strengthen(hard, {SOFT}) is True
+    assert suppressions.strengthen(entry(HARD, minutes=5, note="another bounce"), {SOFT}) is False
 
 
 def test_the_sending_switch_is_read_through_a_short_cache(control_table):

@@ -4,7 +4,7 @@ the message, the suppression list and the notifications topic (DESIGN §2)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -91,3 +91,48 @@ def test_a_malformed_record_fails_alone(events, messages_table):
     failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     assert len(failed) == 1
     assert len(batch["Records"]) == 2
+
+
+def soft_bounce_batch(address: str, at: datetime) -> dict:
+    """An SQS batch of one Transient/General bounce of a separate message, `at` a time."""
+    document = sample("ses/bounce-transient-general.json")
+    stamp = at.isoformat().replace("+00:00", "Z")
+    document["mail"].update(messageId=f"0100019a-soft-{stamp}", destination=[address], tags={})
+    document["bounce"].update(timestamp=stamp, feedbackId=f"fb-{stamp}")
+    document["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
+    record = sample("sqs-raw-bounce-transient-general.json")["Records"][0]
+    return {"Records": [{**record, "messageId": f"sqs-{stamp}", "body": json.dumps(document)}]}
+
+
+def test_soft_bounces_processed_out_of_order_suppress_at_the_threshold(
+        events, suppressions_table, notifications):
+    address = "flaky@example.net"
+    now = datetime.now(UTC)
+    times = [now - timedelta(hours=hours) for hours in (1, 2, 3)]  # newest first
+
+    for at in times:
+        events.handler(soft_bounce_batch(address, at), LambdaContext())
+
+    entry = DynamoSuppressionStore(suppressions_table).get(address, now)
+    assert entry is not None and entry.reason.value == "soft_bounce"
+    assert entry.expires_at == times[0] + timedelta(days=14)
+    types = [n["type"] for n in received_notifications(notifications["queue_url"])]
+    assert types == ["email.suppressed"]
+
+
+def test_soft_bounces_after_a_hard_bounce_leave_it_permanent(events, suppressions_table,
+                                                             notifications):
+    ses_event = sample("ses/bounce-permanent-general.json")
+    address = ses_event["mail"]["destination"][0]
+    now = datetime.now(UTC)
+    events.handler(sample("sqs-raw-bounce-permanent-general.json"), LambdaContext())
+
+    for hours in (3, 2, 1):
+        events.handler(soft_bounce_batch(address, now - timedelta(hours=hours)),
+                       LambdaContext())
+
+    entry = DynamoSuppressionStore(suppressions_table).get(address, now + timedelta(days=30))
+    assert entry is not None
+    assert (entry.reason.value, entry.expires_at) == ("hard_bounce", None)
+    types = [n["type"] for n in received_notifications(notifications["queue_url"])]
+    assert types.count("email.suppressed") == 1

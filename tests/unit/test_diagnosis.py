@@ -24,9 +24,9 @@ def event(kind: SesEventKind = SesEventKind.BOUNCE, **facts) -> SesEvent:
 
 
 def bounce(bounce_type: str, subtype: str | None, code: str | None = None,
-           diagnostic: str | None = None) -> SesEvent:
+           diagnostic: str | None = None, action: str | None = None) -> SesEvent:
     return event(bounce_type=bounce_type, bounce_subtype=subtype,
-                 enhanced_status_code=code, diagnostic_code=diagnostic)
+                 enhanced_status_code=code, diagnostic_code=diagnostic, dsn_action=action)
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,8 @@ def bounce(bounce_type: str, subtype: str | None, code: str | None = None,
         (bounce("Permanent", "General"), "address_rejected"),
         (bounce("Transient", "General"), "temporary_failure"),
         (bounce("Undetermined", "Undetermined"), "undetermined_bounce"),
+        (bounce("Permanent", "UnsubscribedRecipient", "5.0.0"), "unsubscribed"),
+        (bounce("Permanent", "General", "4.0.0", action="delayed"), "temporary_failure"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
@@ -156,3 +158,70 @@ def test_a_reject_is_a_virus_found_by_ses() -> None:
 def test_a_delay_is_temporary_unless_the_mailbox_is_full(facts: dict, reason: str) -> None:
     # Given a DeliveryDelay, When diagnosed, Then it reads as temporary (or a full mailbox)
     assert diagnose(event(SesEventKind.DELIVERY_DELAY, **facts)).reason == reason
+
+
+def test_a_generic_code_falls_through_to_the_diagnostic_text() -> None:
+    # Given a Permanent bounce whose only code is 5.0.0 and whose text says the user is unknown
+    generic = bounce("Permanent", "General", "5.0.0", "smtp; 550 Recipient unknown: no such user")
+
+    # When diagnosed, Then the text decides
+    assert diagnose(generic).reason == "mailbox_does_not_exist"
+
+
+def test_plain_unknown_user_words_win_over_a_policy_code() -> None:
+    # Given a server that answers an unknown user with 5.7.1
+    refused = bounce("Permanent", "General", "5.7.1",
+                     "smtp; 550 5.7.1 <jane@example.com>: Recipient address rejected: User unknown")
+
+    # When diagnosed, Then the mailbox does not exist (not a content problem)
+    assert diagnose(refused).reason == "mailbox_does_not_exist"
+
+
+def test_a_policy_code_about_something_else_not_found_stays_a_content_rejection() -> None:
+    # Given a 5.7.1 refusal that mentions a missing SPF record, not a user
+    refused = bounce("Permanent", "General", "5.7.1",
+                     "smtp; 550 5.7.1 SPF record not found for the sender domain")
+
+    # When diagnosed, Then it is still a content (policy) rejection
+    assert diagnose(refused).reason == "content_rejected"
+
+
+@pytest.mark.parametrize(("code", "reason"), [("5.7.1", "content_rejected"),
+                                              ("5.3.4", "message_too_large")])
+def test_a_permanent_content_refusal_says_the_address_was_suppressed(code: str,
+                                                                     reason: str) -> None:
+    # Given a Permanent/General bounce whose code says the content was refused
+    # When diagnosed
+    failure = diagnose(bounce("Permanent", "General", code, f"smtp; 550 {code} refused"))
+
+    # Then the action does not call the address fine, and says how to lift the suppression
+    assert failure.reason == reason
+    assert "address is fine" not in failure.action
+    assert "DELETE /v1/suppressions/{email}" in failure.action
+
+
+@pytest.mark.parametrize("subtype", ["ContentRejected", "MessageTooLarge"])
+def test_a_transient_content_refusal_says_the_address_is_fine(subtype: str) -> None:
+    # Given a Transient content bounce (never suppressed), When diagnosed
+    failure = diagnose(bounce("Transient", subtype))
+
+    # Then the action says the address is fine
+    assert "the address is fine" in failure.action
+
+
+def test_an_unsubscribed_recipient_is_told_to_stop_this_kind_of_mail() -> None:
+    # Given SES's list-management unsubscribe, When diagnosed
+    failure = diagnose(bounce("Permanent", "UnsubscribedRecipient"))
+
+    # Then the action says to stop sending them this kind of mail
+    assert failure.reason == "unsubscribed"
+    assert failure.action == ("The recipient unsubscribed; stop sending them this kind of "
+                              "mail.")
+
+
+def test_a_complaint_on_the_account_suppression_list_is_a_suppressed_recipient() -> None:
+    # Given the complaint SES reports for an address on its account-level suppression list
+    complaint = event(SesEventKind.COMPLAINT, complaint_subtype="OnAccountSuppressionList")
+
+    # When diagnosed, Then the reason is recipient_suppressed, not a complaint
+    assert diagnose(complaint).reason == "recipient_suppressed"

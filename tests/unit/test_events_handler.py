@@ -85,11 +85,12 @@ SNS_FILES = sorted(path.name for path in EVENTS.glob("sns-*.json"))
 
 
 def test_there_is_an_envelope_of_each_kind_for_every_sample() -> None:
-    # Given the raw SES samples, Then each has an SQS-SNS and an SNS envelope, and a few raw
+    # Given the raw SES samples, Then each has all three envelopes: SNS → SQS without and
+    # with raw message delivery, and SNS → Lambda
     samples = {path.stem for path in (EVENTS / "ses").glob("*.json")}
     assert {name[len("sqs-sns-"):-5] for name in SQS_SNS_FILES} == samples
+    assert {name[len("sqs-raw-"):-5] for name in SQS_RAW_FILES} == samples
     assert {name[len("sns-"):-5] for name in SNS_FILES} == samples
-    assert len(SQS_RAW_FILES) >= 3
 
 
 def test_the_envelopes_are_what_generate_py_writes() -> None:
@@ -213,3 +214,21 @@ def test_importing_the_handler_needs_no_environment() -> None:
         env=env, capture_output=True, text=True, check=False, timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_record_of_an_unexpected_shape_is_logged_as_malformed(
+        fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
+    # Given a batch whose second record's SNS envelope has a list where its Type belongs
+    event = lambda_event("sqs-batch-poison.json")
+    record = event["Records"][1]
+    record["body"] = json.dumps({"Type": ["Notification"]})
+
+    # When the handler runs
+    response = invoke(event)
+
+    # Then the record fails (retried, then dead-lettered) and is logged as malformed
+    assert response == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    [error] = [entry for entry in caplog.records
+               if entry.levelname == "ERROR" and entry.name == "mailroom-events"]
+    assert error.getMessage().startswith("Malformed SES event record")
+    assert "unexpected shape" in error.reason

@@ -41,6 +41,9 @@ def soft_bounce(address: str, at: datetime, subtype: str = "General",
     document["bounce"].update(bounceType=bounce_type, bounceSubType=subtype, timestamp=stamp,
                               feedbackId=f"fb-{stamp}-{subtype}")
     document["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
+    if bounce_type == "Permanent":  # the DSN of a hard bounce says so too
+        document["bounce"]["bouncedRecipients"][0].update(
+            action="failed", status="5.1.1", diagnosticCode="smtp; 550 5.1.1 user unknown")
     [event] = parse_ses_notification(document)
     return event
 
@@ -301,9 +304,9 @@ def test_a_failed_publish_is_retried_with_the_same_notification_ids(world: World
     with pytest.raises(ConnectionError):
         world.record([bounce])
 
-    # Then nothing was recorded, so the retry does everything and publishes
+    # Then the event is not in the timeline yet, so the retry publishes everything again
+    # (the suppression it already wrote is recognised as its own)
     assert world.message(message.id).events == []
-    assert world.suppression(bounce.recipient) is None
     world.record(parsed("bounce-permanent-general"))
     assert world.published_types == ["email.bounced", "email.suppressed"]
     assert world.message(message.id).status is Status.BOUNCED
@@ -698,3 +701,266 @@ def test_a_multi_recipient_bounce_notifies_each_recipient(world: World) -> None:
     assert [n.recipient for n in suppressed] == recipients
     assert len({n.id for n in world.published}) == 6
     assert all(world.suppression(address) for address in recipients)
+
+
+# --- Soft bounces in any order, and races with other writers
+
+
+def test_soft_bounces_processed_out_of_order_still_reach_the_threshold(world: World) -> None:
+    # Given three soft bounces within the window, processed newest first
+    address = "flaky@example.net"
+    newest = NOW - timedelta(hours=1)
+    bounces = [soft_bounce(address, newest), soft_bounce(address, NOW - timedelta(days=1)),
+               soft_bounce(address, NOW - timedelta(days=2))]
+
+    # When applied
+    world.record(bounces)
+
+    # Then the address is suppressed until fourteen days after the newest bounce
+    suppression = world.suppression(address)
+    assert suppression is not None
+    assert suppression.reason is SuppressionReason.SOFT_BOUNCE
+    assert suppression.expires_at == newest + timedelta(days=14)
+
+
+def test_a_soft_suppression_ends_the_same_whatever_order_its_bounces_came_in(
+        world: World) -> None:
+    # Given the same three soft bounces applied in two orders to two lists
+    address = "flaky@example.net"
+    times = [NOW - timedelta(days=2), NOW - timedelta(hours=1), NOW - timedelta(days=1)]
+    other = World()
+
+    # When applied
+    world.record([soft_bounce(address, at) for at in sorted(times)])
+    other.record([soft_bounce(address, at) for at in times])
+
+    # Then both suppressions end at the same time
+    in_order, out_of_order = world.suppression(address), other.suppression(address)
+    assert in_order is not None and out_of_order is not None
+    assert in_order.expires_at == out_of_order.expires_at
+
+
+def test_a_rival_hard_bounce_written_meanwhile_is_never_downgraded(world: World) -> None:
+    # Given two soft bounces, and another invocation that writes a hard bounce for the same
+    # address just before this one writes its soft-bounce suppression
+    address = "flaky@example.net"
+    world.record([soft_bounce(address, NOW - timedelta(hours=3)),
+                  soft_bounce(address, NOW - timedelta(hours=2))])
+    hard = Suppression(email=address, reason=SuppressionReason.HARD_BOUNCE,
+                       created_at=NOW - timedelta(minutes=1), source="ses")
+
+    class RacingStore(FakeSuppressionStore):
+        def put(self, suppression):
+            self.items[address] = hard
+            super().put(suppression)
+
+        def strengthen(self, suppression, outranks=()):
+            self.items[address] = hard
+            return super().strengthen(suppression, outranks)
+
+    racing = RacingStore()
+    racing.soft_bounces = world.suppressions.soft_bounces
+    world.suppressions = racing
+
+    # When the third soft bounce reaches the threshold
+    world.record([soft_bounce(address, NOW - timedelta(hours=1))])
+
+    # Then the hard bounce stands, and no suppression is announced for the soft bounce
+    assert world.suppression(address) == hard
+    assert "email.suppressed" not in world.published_types
+
+
+# --- Bounces whose DSN names another address
+
+
+def test_a_bounce_for_a_forwarding_target_suppresses_the_address_sent_to(world: World) -> None:
+    # Given a message to an alias whose bounce names the address it forwarded to
+    [bounce] = parsed("bounce-permanent-final-recipient")
+    message = world.sent(bounce)
+
+    # When applied
+    world.record([bounce])
+
+    # Then the alias Mailroom sent to is suppressed, not the Final-Recipient
+    assert world.suppression("alumni.ada@university.example.edu") is not None
+    assert world.suppression("ada.old.account@mail.example.net") is None
+    [entry] = world.message(message.id).events
+    assert entry.detail["final_recipient"] == "ada.old.account@mail.example.net"
+
+
+def test_a_final_recipient_among_several_destinations_is_matched_to_the_message(
+        world: World) -> None:
+    # Given a known message to an alias, and a bounce (two destinations) naming another address
+    document = sample("bounce-permanent-final-recipient")
+    document["mail"]["destination"].append("someone.else@example.com")
+    [bounce] = parse_ses_notification(document)
+    sent_to = "Alumni.Ada@university.example.edu"
+    message = world.sent(bounce.model_copy(update={"recipient": sent_to}))
+
+    # When applied
+    world.record([bounce])
+
+    # Then the address the message was sent to is suppressed and the app told about it
+    assert world.suppression("alumni.ada@university.example.edu") is not None
+    assert world.suppression("ada.old.account@mail.example.net") is None
+    assert {n.recipient for n in world.published} == {"alumni.ada@university.example.edu"}
+    assert world.message(message.id).status is Status.BOUNCED
+
+
+# --- Automatic replies
+
+
+def auto_reply_to(delivery: SesEvent) -> SesEvent:
+    """The Transient/General bounce SES reports for an out-of-office reply to `delivery`."""
+    document = sample("bounce-transient-general")
+    document["mail"].update(messageId=delivery.ses_message_id,
+                            destination=[delivery.recipient],
+                            tags={"mailroom_id": [delivery.mailroom_id]})
+    document["bounce"]["bouncedRecipients"] = [{"emailAddress": delivery.recipient}]
+    [bounce] = parse_ses_notification(document)
+    return bounce
+
+
+def test_an_auto_reply_after_the_delivery_keeps_the_message_delivered(world: World) -> None:
+    # Given a delivered message
+    [delivery] = parsed("delivery")
+    message = world.sent(delivery)
+    world.record([delivery])
+    world.publisher.published.clear()
+
+    # When a Transient/General bounce for the same recipient arrives
+    world.record([auto_reply_to(delivery)])
+
+    # Then it stays delivered, without a failure, and nobody is notified
+    stored = world.message(message.id)
+    assert stored.status is Status.DELIVERED
+    assert stored.failure is None
+    assert world.published == []
+
+
+def test_an_auto_reply_is_kept_in_the_timeline_as_one(world: World) -> None:
+    # Given a delivered message, When an auto-reply bounce arrives
+    [delivery] = parsed("delivery")
+    message = world.sent(delivery)
+    world.record([delivery, auto_reply_to(delivery)])
+
+    # Then the timeline keeps it, marked as a likely automatic reply
+    bounce = world.message(message.id).events[-1]
+    assert bounce.type == "bounce"
+    assert bounce.detail["likely_auto_reply"] is True
+
+
+def test_auto_replies_never_count_as_soft_bounces(world: World) -> None:
+    # Given three delivered messages to one address
+    replies = []
+    for index in range(3):
+        [delivery] = parsed("delivery", messageId=f"0100019a-delivered-{index}",
+                            tags={"mailroom_id": [f"msg-{index}"]})
+        world.sent(delivery)
+        world.record([delivery])
+        replies.append(auto_reply_to(delivery))
+
+    # When each gets an out-of-office reply
+    world.record(replies)
+
+    # Then the address is not suppressed
+    assert world.suppression(replies[0].recipient) is None
+
+
+# --- Permanent bounces that do not mean "this address is dead"
+
+
+def delayed_in_permanent_bounce(address: str, at: datetime) -> SesEvent:
+    """A recipient SES lists in a Permanent bounce while its server is still retrying it."""
+    document = sample("bounce-permanent-general")
+    stamp = at.isoformat().replace("+00:00", "Z")
+    document["mail"].update(messageId=f"0100019a-perm-{stamp}", destination=[address], tags={})
+    document["bounce"].update(timestamp=stamp, feedbackId=f"fb-perm-{stamp}")
+    document["bounce"]["bouncedRecipients"] = [
+        {"emailAddress": address, "action": "delayed", "status": "4.0.0"}]
+    [event] = parse_ses_notification(document)
+    return event
+
+
+def test_a_recipient_still_retried_in_a_permanent_bounce_is_not_hard_suppressed(
+        world: World) -> None:
+    # Given a Permanent bounce whose recipient's DSN says delayed (4.0.0), When applied
+    address = "slow@example.org"
+    world.record([delayed_in_permanent_bounce(address, NOW)])
+
+    # Then the address is not suppressed (one soft bounce so far)
+    assert world.suppression(address) is None
+
+
+def test_recipients_still_retried_in_permanent_bounces_count_as_soft_bounces(
+        world: World) -> None:
+    # Given three such bounces within the window, When applied
+    address = "slow@example.org"
+    world.record([delayed_in_permanent_bounce(address, NOW - timedelta(hours=hours))
+                  for hours in (3, 2, 1)])
+
+    # Then the address is suppressed as a soft bounce, with an expiry
+    suppression = world.suppression(address)
+    assert suppression is not None
+    assert suppression.reason is SuppressionReason.SOFT_BOUNCE
+    assert suppression.expires_at is not None
+
+
+def test_an_unsubscribed_recipient_is_not_suppressed(world: World) -> None:
+    # Given a message, When SES reports a Permanent/UnsubscribedRecipient bounce
+    [bounce] = parsed("bounce-permanent-unsubscribedrecipient")
+    message = world.sent(bounce)
+    world.record([bounce])
+
+    # Then the address is not suppressed, and the message failed as unsubscribed
+    assert world.suppression(bounce.recipient) is None
+    stored = world.message(message.id)
+    assert stored.status is Status.BOUNCED
+    assert stored.failure is not None and stored.failure.reason == "unsubscribed"
+    assert world.published_types == ["email.bounced"]
+
+
+# --- Complaints and hard bounces
+
+
+def test_a_complaint_after_a_hard_bounce_becomes_the_reason(world: World) -> None:
+    # Given an address suppressed for good by a hard bounce
+    address = "complaint@simulator.amazonses.com"
+    world.record([soft_bounce(address, NOW - timedelta(days=1), "General", "Permanent")])
+
+    # When the recipient complains
+    world.record(parsed("complaint-abuse"))
+
+    # Then the entry's reason is complaint, still for good, and that is announced
+    suppression = world.suppression(address)
+    assert suppression is not None
+    assert suppression.reason is SuppressionReason.COMPLAINT
+    assert suppression.expires_at is None
+    assert world.published_types == ["email.suppressed", "email.suppressed"]
+
+
+def test_a_hard_bounce_after_a_complaint_keeps_the_complaint(world: World) -> None:
+    # Given an address suppressed because the recipient complained
+    address = "complaint@simulator.amazonses.com"
+    world.record(parsed("complaint-abuse"))
+    world.publisher.published.clear()
+
+    # When it hard-bounces
+    world.record([soft_bounce(address, NOW, "General", "Permanent")])
+
+    # Then the complaint stands and nothing new is announced
+    suppression = world.suppression(address)
+    assert suppression is not None and suppression.reason is SuppressionReason.COMPLAINT
+    assert world.published == []
+
+
+def test_a_complaint_for_an_address_on_the_ses_list_says_it_was_suppressed(
+        world: World) -> None:
+    # Given a message, When SES reports a complaint with subtype OnAccountSuppressionList
+    [complaint] = parsed("complaint-onaccountsuppressionlist")
+    message = world.sent(complaint)
+    world.record([complaint])
+
+    # Then the failure says the recipient was on SES's suppression list
+    failure = world.message(message.id).failure
+    assert failure is not None and failure.reason == "recipient_suppressed"

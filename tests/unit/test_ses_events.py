@@ -36,6 +36,9 @@ EXPECTED_KINDS = {
     "bounce-permanent-noemail": SesEventKind.BOUNCE,
     "bounce-permanent-onaccountsuppressionlist": SesEventKind.BOUNCE,
     "bounce-permanent-suppressed": SesEventKind.BOUNCE,
+    "bounce-permanent-unsubscribedrecipient": SesEventKind.BOUNCE,
+    "bounce-permanent-generic-status": SesEventKind.BOUNCE,
+    "bounce-permanent-final-recipient": SesEventKind.BOUNCE,
     "bounce-transient-mailboxfull": SesEventKind.BOUNCE,
     "bounce-transient-general": SesEventKind.BOUNCE,
     "bounce-transient-messagetoolarge": SesEventKind.BOUNCE,
@@ -46,6 +49,7 @@ EXPECTED_KINDS = {
     "complaint-abuse": SesEventKind.COMPLAINT,
     "complaint-not-spam": SesEventKind.COMPLAINT,
     "complaint-no-feedback-type": SesEventKind.COMPLAINT,
+    "complaint-onaccountsuppressionlist": SesEventKind.COMPLAINT,
     "reject": SesEventKind.REJECT,
     "rendering-failure": SesEventKind.RENDERING_FAILURE,
     "delivery-delay": SesEventKind.DELIVERY_DELAY,
@@ -94,6 +98,123 @@ def test_a_bounce_carries_every_fact_ses_gives() -> None:
     assert event.mailroom_id == document["mail"]["tags"]["mailroom_id"][0]
     assert event.source == "Acme <noreply@mail.example.com>"
     assert event.tags["ses:configuration-set"] == ["mailroom"]
+
+
+def test_each_bounced_recipient_keeps_its_dsn_action() -> None:
+    # Given a Permanent bounce, When parsed, Then the recipient's DSN action is kept
+    [event] = parse_ses_notification(sample("bounce-permanent-general"))
+    assert event.dsn_action == "failed"
+    assert event.failed_for_good
+
+
+def test_a_recipient_delayed_inside_a_permanent_bounce_has_not_failed_for_good() -> None:
+    # Given a Permanent bounce naming a second recipient with action delayed and a 4.x status
+    document = sample("bounce-permanent-general")
+    document["mail"]["destination"].append("later@example.com")
+    document["bounce"]["bouncedRecipients"].append(
+        {"emailAddress": "later@example.com", "action": "delayed", "status": "4.0.0"})
+
+    # When parsed
+    failed, delayed = parse_ses_notification(document)
+
+    # Then only the first failed for good
+    assert failed.failed_for_good
+    assert not delayed.failed_for_good
+
+
+def test_a_4xx_status_inside_a_permanent_bounce_has_not_failed_for_good() -> None:
+    # Given a Permanent bounce whose recipient's status is 4.2.2 (action failed)
+    document = sample("bounce-permanent-general")
+    document["bounce"]["bouncedRecipients"][0].update(
+        status="4.2.2", diagnosticCode="smtp; 452 4.2.2 over quota")
+
+    # When parsed, Then the recipient has not failed for good
+    [event] = parse_ses_notification(document)
+    assert not event.failed_for_good
+
+
+def test_a_generic_x00_status_gives_way_to_the_code_in_the_diagnostic() -> None:
+    # Given a bounce whose Status is 5.0.0 but whose diagnostic quotes 5.1.1
+    # When parsed
+    [event] = parse_ses_notification(sample("bounce-permanent-generic-status"))
+
+    # Then the specific code is the one kept
+    assert event.enhanced_status_code == "5.1.1"
+
+
+def test_a_generic_x00_status_is_kept_when_nothing_is_more_specific() -> None:
+    # Given a bounce whose Status is 5.0.0 and whose diagnostic quotes no code
+    document = sample("bounce-permanent-general")
+    document["bounce"]["bouncedRecipients"][0].update(
+        status="5.0.0", diagnosticCode="smtp; 550 mailbox unavailable")
+
+    # When parsed, Then 5.0.0 is kept
+    [event] = parse_ses_notification(document)
+    assert event.enhanced_status_code == "5.0.0"
+
+
+def test_an_ip_address_in_the_diagnostic_is_not_a_status_code() -> None:
+    # Given a bounce with no Status whose diagnostic quotes an IP address ending in 5.7.1
+    document = sample("bounce-permanent-general")
+    document["bounce"]["bouncedRecipients"][0].pop("status")
+    document["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = (
+        "smtp; 550 Requested action not taken [mx.example.org 10.5.7.1]")
+
+    # When parsed, Then no enhanced status code is read
+    [event] = parse_ses_notification(document)
+    assert event.enhanced_status_code is None
+
+
+def test_a_status_code_ending_a_sentence_is_still_read() -> None:
+    # Given a diagnostic that ends with a code and a full stop
+    document = sample("bounce-permanent-general")
+    document["bounce"]["bouncedRecipients"][0].pop("status")
+    document["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = "smtp; 550 No such user 5.1.1."
+
+    # When parsed, Then the code is read
+    [event] = parse_ses_notification(document)
+    assert event.enhanced_status_code == "5.1.1"
+
+
+def test_a_bounce_for_a_final_recipient_is_about_the_address_sent_to() -> None:
+    # Given a bounce whose DSN names the address a forwarding alias led to
+    # When parsed
+    [event] = parse_ses_notification(sample("bounce-permanent-final-recipient"))
+
+    # Then the recipient is the (single) destination, and the Final-Recipient is kept
+    assert event.recipient == "alumni.ada@university.example.edu"
+    assert event.final_recipient == "ada.old.account@mail.example.net"
+    assert event.timeline_detail()["final_recipient"] == "ada.old.account@mail.example.net"
+
+
+def test_a_final_recipient_among_several_destinations_stays_as_reported() -> None:
+    # Given a bounce naming an address none of two destinations is
+    document = sample("bounce-permanent-final-recipient")
+    document["mail"]["destination"].append("bob@example.com")
+
+    # When parsed, Then the reported address stays, flagged as a Final-Recipient
+    [event] = parse_ses_notification(document)
+    assert event.recipient == "ada.old.account@mail.example.net"
+    assert event.final_recipient == "ada.old.account@mail.example.net"
+
+
+def test_a_bounced_recipient_in_the_destination_has_no_final_recipient() -> None:
+    # Given a bounce for a destination written in another case, When parsed
+    [event] = parse_ses_notification(sample("bounce-multi-recipient"))[1:2]
+
+    # Then it is that destination, with no Final-Recipient of its own
+    assert event.recipient == "carol.typo@example.org"
+    assert event.final_recipient is None
+
+
+def test_a_timestamp_without_an_offset_is_read_as_utc() -> None:
+    # Given a bounce whose timestamp carries no offset
+    document = sample("bounce-permanent-general")
+    document["bounce"]["timestamp"] = "2026-11-22T11:01:02.669"
+
+    # When parsed, Then it is the same instant in UTC
+    [event] = parse_ses_notification(document)
+    assert event.occurred_at == datetime(2026, 11, 22, 11, 1, 2, 669000, tzinfo=UTC)
 
 
 def test_the_dedupe_key_is_message_id_type_recipient_and_feedback_id() -> None:
@@ -372,6 +493,7 @@ def bounce_with(mutate) -> str:
         (bounce_with(lambda d: d["mail"].pop("messageId")), "messageId"),
         (bounce_with(lambda d: d["bounce"].update(bouncedRecipients=[])), "bouncedRecipients"),
         (bounce_with(lambda d: d["bounce"].update(timestamp="yesterday")), "timestamp"),
+        (json.dumps({"Type": ["Notification"]}), "unexpected shape .*TypeError"),
     ],
 )
 def test_a_malformed_record_raises_with_its_reason(body: str, reason: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..models import (
     SuppressionReason,
     TimelineEvent,
 )
-from ..ports import Claim
+from ..ports import Claim, SoftBounces
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -242,16 +242,19 @@ class DynamoMessageStore:
 class DynamoSuppressionStore:
     """One item per normalised address. A suppression is an item with a `reason`; `ttl`
     (epoch seconds) mirrors `expires_at` so DynamoDB removes expired entries — and because
-    TTL deletion lags (hours on AWS), every read also filters on it."""
+    TTL deletion lags (hours on AWS), every read also filters on it.
+
+    An address's soft-bounce count lives in its own item, keyed `<address>#soft`, with no
+    `reason` (so the sparse by_reason index and the listing scan never see it) and a `ttl` one
+    window after its latest bounce. Keeping it apart means a count's ttl can never land on a
+    permanent suppression."""
 
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table_name = table_name
         self.client = client or boto3.client("dynamodb")
 
     def get(self, email: str, now: datetime) -> Suppression | None:
-        item = self.client.get_item(
-            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
-        ).get("Item")
+        item = self._get_item(email)
         if not item or "reason" not in item:
             return None
         suppression = self._to_suppression(item)
@@ -271,6 +274,38 @@ class DynamoSuppressionStore:
         return found
 
     def put(self, suppression: Suppression) -> None:
+        self.client.update_item(**self._write_request(suppression))
+
+    def strengthen(
+        self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
+    ) -> bool:
+        """`put`, on the condition that it weakens nothing (see SuppressionStore.strengthen):
+        decided by DynamoDB at write time, so a concurrent event cannot slip in between."""
+        request = self._write_request(suppression)
+        values = request["ExpressionAttributeValues"]
+        if suppression.expires_at is None:
+            # A permanent entry replaces an expiring one, or a permanent one it outranks.
+            values.update({f":outranked{i}": {"S": reason.value}
+                           for i, reason in enumerate(sorted(outranks))})
+            outranked = ", ".join(f":outranked{i}" for i in range(len(outranks)))
+            replaces = "attribute_exists(#ttl)" + (
+                f" OR #reason IN ({outranked})" if outranks else "")
+        else:
+            replaces = "(attribute_exists(#ttl) AND #ttl <= :ttl)"
+        request["ConditionExpression"] = (
+            f"attribute_not_exists(#reason) OR {replaces} OR ({_same_entry(suppression)})"
+        )
+        try:
+            self.client.update_item(**request)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            return False
+        return True
+
+    def _write_request(self, suppression: Suppression) -> dict[str, Any]:
+        """The UpdateItem that makes the item exactly `suppression` (other attributes stay).
+        Every attribute of the model is named `#<field>` and valued `:<field>`."""
         data = suppression.model_dump(mode="json", exclude={"email"})
         sets = [f"#{key} = :{key}" for key, value in data.items() if value is not None]
         removes = [f"#{key}" for key, value in data.items() if value is None]
@@ -283,15 +318,18 @@ class DynamoSuppressionStore:
             removes.append("#ttl")
         names["#ttl"] = "ttl"
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"email": {"S": suppression.email}},
-            UpdateExpression=update,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        return {
+            "TableName": self.table_name,
+            "Key": {"email": {"S": suppression.email}},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def delete(self, email: str) -> bool:
+        # Forget the soft-bounce count too: an operator removing an entry has confirmed the
+        # address, and old bounces must not re-suppress it on the next one.
+        self.client.delete_item(TableName=self.table_name, Key=_soft_bounce_key(email))
         response = self.client.delete_item(
             TableName=self.table_name,
             Key={"email": {"S": email}},
@@ -329,38 +367,61 @@ class DynamoSuppressionStore:
                 break
         return found, _encode_cursor(start_key)
 
-    def count_soft_bounce(
-        self, email: str, at: datetime, window: timedelta, event_key: str
-    ) -> int:
-        entry = {"M": {"key": {"S": event_key}, "at": {"N": str(_epoch(at))}}}
-        try:
-            item = self.client.update_item(
-                TableName=self.table_name,
-                Key={"email": {"S": email}},
-                UpdateExpression=(
-                    "SET soft_bounces = list_append(if_not_exists(soft_bounces, :empty), :entry)"
-                    " ADD soft_bounce_keys :keys"
-                ),
-                ConditionExpression="NOT contains(soft_bounce_keys, :key)",
-                ExpressionAttributeValues={
-                    ":empty": {"L": []},
-                    ":entry": {"L": [entry]},
-                    ":key": {"S": event_key},
-                    ":keys": {"SS": [event_key]},
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+    def record_soft_bounce(
+        self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
+    ) -> SoftBounces:
+        """Read the count, prune and add in Python, write back on the condition that nobody
+        wrote in between (a version number); on a race, start again from a fresh read."""
+        since = max(at, now) - window
+        key = _soft_bounce_key(email)
+        for _attempt in range(_SOFT_BOUNCE_WRITE_ATTEMPTS):
             item = self.client.get_item(
-                TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
-            )["Item"]
-        since = _epoch(at - window)
-        return sum(
-            1 for bounce in item.get("soft_bounces", {}).get("L", [])
-            if since < int(bounce["M"]["at"]["N"]) <= _epoch(at)
+                TableName=self.table_name, Key=key, ConsistentRead=True
+            ).get("Item", {})
+            recorded = _bounce_times(item)
+            kept = {k: when for k, when in recorded.items() if when > since}
+            if at > since:
+                kept.setdefault(event_key, at)
+            counted = SoftBounces(count=len(kept), latest=max(kept.values(), default=None))
+            if kept == recorded:
+                return counted  # a redelivery, or nothing in the window: nothing to write
+            forget_at = (counted.latest or since) + window
+            try:
+                self._write_bounce_times(key, kept, item.get("version"), forget_at)
+            except ClientError as error:
+                if not _is_conditional_failure(error):
+                    raise
+                continue
+            return counted
+        raise RuntimeError(f"The soft-bounce count of {email} kept changing; retry the event")
+
+    def _write_bounce_times(self, key: dict[str, Any], bounces: dict[str, datetime],
+                            version: dict[str, str] | None, forget_at: datetime) -> None:
+        """Replace the count, if its version is still the one read. `forget_at` is one window
+        after the latest bounce: DynamoDB's TTL then removes a count nothing can use."""
+        values: dict[str, Any] = {
+            ":bounces": {"M": {k: {"S": when.isoformat()} for k, when in bounces.items()}},
+            ":ttl": {"N": str(_epoch(forget_at))},
+            ":next": {"N": str(int(version["N"]) + 1 if version else 1)},
+        }
+        if version:
+            condition = "version = :seen"
+            values[":seen"] = version
+        else:
+            condition = "attribute_not_exists(version)"
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=key,
+            UpdateExpression="SET bounces = :bounces, #ttl = :ttl, version = :next",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues=values,
         )
+
+    def _get_item(self, email: str) -> dict[str, Any] | None:
+        return self.client.get_item(
+            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
+        ).get("Item")
 
     @staticmethod
     def _to_suppression(item: dict[str, Any]) -> Suppression:
@@ -368,6 +429,25 @@ class DynamoSuppressionStore:
         return Suppression.model_validate(
             {key: data.get(key) for key in Suppression.model_fields if key in data}
         )
+
+
+def _same_entry(suppression: Suppression) -> str:
+    """The item already is this entry: an earlier attempt of the same event wrote it, so a
+    retry is told True again rather than mistaken for a rival."""
+    note = "#note = :note" if suppression.note is not None else "attribute_not_exists(#note)"
+    return f"#reason = :reason AND #created_at = :created_at AND {note}"
+
+
+_SOFT_BOUNCE_WRITE_ATTEMPTS = 5
+
+
+def _soft_bounce_key(email: str) -> dict[str, Any]:
+    return {"email": {"S": f"{email}#soft"}}
+
+
+def _bounce_times(item: dict[str, Any]) -> dict[str, datetime]:
+    return {key: datetime.fromisoformat(value["S"])
+            for key, value in item.get("bounces", {}).get("M", {}).items()}
 
 
 def _batch_write(client: Any, table: str, requests: list[dict[str, Any]]) -> None:
