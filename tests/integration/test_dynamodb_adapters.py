@@ -165,9 +165,14 @@ def test_listing_pages_through_every_entry_and_filters_by_reason(suppressions):
                                                    "user5@example.com"]
 
 
-def test_a_cursor_not_from_this_api_is_a_validation_error(suppressions):
+@pytest.mark.parametrize("cursor", [
+    "not-a-cursor!", "MQ==",  # not JSON / JSON but not an object
+    "eyJmb28iOiB7IlMiOiAieCJ9fQ==",  # {"foo": {"S": "x"}}: not this listing's key
+    "e30=",  # {}
+])
+def test_a_cursor_not_from_this_api_is_a_validation_error(suppressions, cursor):
     with pytest.raises(RequestValidationError):
-        suppressions.list(NOW, None, 10, "not-a-cursor!")
+        suppressions.list(NOW, None, 10, cursor)
 
 
 WINDOW = timedelta(days=7)

@@ -350,11 +350,13 @@ class DynamoSuppressionStore:
             request.update(IndexName=REASON_INDEX, KeyConditionExpression="reason = :reason")
             request["ExpressionAttributeValues"][":reason"] = {"S": reason.value}
             call = self.client.query
+            key_names = {"email", "reason", "created_at"}
         else:
             active = request["FilterExpression"]
             request["FilterExpression"] = f"attribute_exists(reason) AND ({active})"
             call = self.client.scan
-        start_key = _decode_cursor(cursor)
+            key_names = {"email"}
+        start_key = _decode_cursor(cursor, key_names)
         found: list[Suppression] = []
         while len(found) < limit:
             if start_key:
@@ -480,18 +482,26 @@ def _encode_cursor(key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def _decode_cursor(cursor: str | None, key_names: set[str]) -> dict[str, Any] | None:
+    """The page start a `next_cursor` encodes: exactly the listing's key attributes, as
+    strings. Anything else was not made by this API (or belongs to another listing)."""
     if not cursor:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
-        from ..errors import RequestValidationError
+        key = None
+    if (isinstance(key, dict) and set(key) == key_names
+            and all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str)
+                    for v in key.values())):
+        return key
+    from ..errors import RequestValidationError
 
-        raise RequestValidationError(
-            "The cursor is not one this API returned. Use `next_cursor` from the previous page.",
-            details={"field": "cursor"},
-        ) from None
+    raise RequestValidationError(
+        "The cursor is not one this API returned for this listing. Use `next_cursor` from "
+        "the previous page, with the same `reason`.",
+        details={"field": "cursor"},
+    )
 
 
 
