@@ -8,7 +8,6 @@ import time
 import boto3
 import pytest
 
-from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
 from tests.fakes import FakeMailer
@@ -24,25 +23,11 @@ class SlowMailer(FakeMailer):
 
 
 @pytest.fixture
-def sender(monkeypatch, resources, messages_table, suppressions_table, send_queue,
-           notifications):
-    for name, value in {
-        "MAILROOM_MESSAGES_TABLE": messages_table,
-        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
-        "MAILROOM_CONTROL_TABLE": resources.control_table,
-        "MAILROOM_CONFIGURATION_SET": "mailroom",
-        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
-        "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
-        "MAILROOM_MAX_SEND_RATE": "1000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.sender_settings.cache_clear()
+def sender(function_env, messages_table, send_queue):
     from handlers import sender as module
 
-    module._dependencies.cache_clear()
     module._dependencies()["sender"].mailer = SlowMailer()
-    yield module, DynamoMessageStore(messages_table), send_queue["url"]
-    module._dependencies.cache_clear()
+    return module, DynamoMessageStore(messages_table), send_queue["url"]
 
 
 def test_a_batch_of_ten_takes_about_one_ses_round_trip(sender, benchmark):

@@ -15,13 +15,12 @@ import boto3
 import botocore.client
 import pytest
 
-from infra.config import MAX_RECEIVE_COUNT
-from mailroom import settings
 from tests.fakes import FakeMailer
 from tests.infra.conftest import actions_of
 from tests.integration.conftest import (  # noqa: F401  (fixtures)
     aws,
     aws_environment,
+    function_env,
     resources,
 )
 from tests.integration.lambda_events import LambdaContext, api_event, sqs_event
@@ -56,27 +55,6 @@ def calls(monkeypatch) -> Iterator[dict[str, set[str]]]:
     recording.current = "setup"
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     yield recorded, recording
-
-
-@pytest.fixture
-def environment(monkeypatch, resources) -> None:  # noqa: F811
-    values = {
-        "MESSAGES_TABLE": resources.messages_table,
-        "SUPPRESSIONS_TABLE": resources.suppressions_table,
-        "IDEMPOTENCY_TABLE": resources.idempotency_table,
-        "CONTROL_TABLE": resources.control_table,
-        "SEND_QUEUE_URL": resources.send_queue.url,
-        "NOTIFICATIONS_TOPIC_ARN": resources.notifications_topic_arn,
-        "CONFIGURATION_SET": "mailroom",
-        "DEFAULT_FROM": "no-reply@mail.example.com",
-        "ALLOWED_SENDERS": "mail.example.com",
-        "MAX_SEND_RATE": "1000",
-        "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(f"MAILROOM_{name}", value)
-    for cached in (settings.api_settings, settings.sender_settings, settings.events_settings):
-        cached.cache_clear()
 
 
 def run_api(module) -> None:
@@ -137,7 +115,7 @@ def run_events(module) -> None:
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_role(
-        synth, calls, environment, resources):  # noqa: F811
+        synth, calls, function_env, resources):  # noqa: F811
     from handlers import api, events, sender
 
     recorded, recording = calls

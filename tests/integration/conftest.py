@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -77,26 +79,26 @@ def received_notifications(queue_url: str) -> list[dict]:
 
 
 @pytest.fixture
-def api_env(monkeypatch, messages_table, suppressions_table, idempotency_table, control_table,
-            send_queue):
-    """Environment of the API function, as CDK sets it."""
+def function_env(monkeypatch, resources) -> Iterator[dict[str, str]]:
+    """The environment of all three functions, built as the local stack builds it (the
+    settings models' names, wired to these resources), with each process-wide cache of
+    settings and clients cleared around the test."""
+    from handlers import api, events, sender
     from mailroom import settings
+    from mailroom_dev.local.stack import settings_environment
 
-    values = {
-        "MAILROOM_MESSAGES_TABLE": messages_table,
-        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
-        "MAILROOM_IDEMPOTENCY_TABLE": idempotency_table,
-        "MAILROOM_CONTROL_TABLE": control_table,
-        "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
-        "MAILROOM_DEFAULT_FROM": "Acme <no-reply@mail.example.com>",
-        "MAILROOM_ALLOWED_SENDERS": "mail.example.com",
-    }
-    for name, value in values.items():
+    env = settings_environment(resources) | {"MAILROOM_MAX_SEND_RATE": "1000"}
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    settings.api_settings.cache_clear()
-    from handlers import api
+    caches = (settings.api_settings, settings.sender_settings, settings.events_settings,
+              api._dependencies, sender._dependencies, events._dependencies)
+    for cached in caches:
+        cached.cache_clear()
+    yield env
+    for cached in caches:
+        cached.cache_clear()
 
-    api._dependencies.cache_clear()
-    yield values
-    api._dependencies.cache_clear()
-    settings.api_settings.cache_clear()
+
+@pytest.fixture
+def api_env(function_env) -> dict[str, str]:
+    return function_env

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
 from mailroom.models import Message, Status
 from tests.integration.conftest import received_notifications
@@ -23,20 +22,10 @@ def sample(name: str) -> dict:
 
 
 @pytest.fixture
-def events(monkeypatch, messages_table, suppressions_table, notifications):
-    for name, value in {
-        "MAILROOM_MESSAGES_TABLE": messages_table,
-        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
-        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.events_settings.cache_clear()
+def events(function_env):
     from handlers import events as module
 
-    module._dependencies.cache_clear()
-    yield module
-    module._dependencies.cache_clear()
-    settings.events_settings.cache_clear()
+    return module
 
 
 def sent_message(messages_table: str, ses_event: dict) -> Message:

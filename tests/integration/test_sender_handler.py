@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 
-from mailroom import settings
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
 from mailroom.sending import TransientSendError
@@ -18,23 +17,9 @@ from tests.integration.lambda_events import LambdaContext, sqs_event
 
 
 @pytest.fixture
-def sender(monkeypatch, resources, messages_table, suppressions_table, send_queue,
-           notifications):
-    env = {
-        "MAILROOM_MESSAGES_TABLE": messages_table,
-        "MAILROOM_SUPPRESSIONS_TABLE": suppressions_table,
-        "MAILROOM_CONTROL_TABLE": resources.control_table,
-        "MAILROOM_CONFIGURATION_SET": "mailroom",
-        "MAILROOM_NOTIFICATIONS_TOPIC_ARN": notifications["topic_arn"],
-        "MAILROOM_SEND_QUEUE_URL": send_queue["url"],
-        "MAILROOM_MAX_SEND_RATE": "1000",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings.sender_settings.cache_clear()
+def sender(monkeypatch, function_env, messages_table, send_queue):
     from handlers import sender as module
 
-    module._dependencies.cache_clear()
     mailer = FakeMailer()
     module._dependencies()["sender"].mailer = mailer
     monkeypatch.setattr(module, "retry_delay", lambda attempt, base: 0)  # retry at once
@@ -43,8 +28,6 @@ def sender(monkeypatch, resources, messages_table, suppressions_table, send_queu
         "Attributes"]["QueueArn"]
     yield {"module": module, "mailer": mailer, "sqs": sqs, "arn": arn, **send_queue,
            "store": DynamoMessageStore(messages_table)}
-    module._dependencies.cache_clear()
-    settings.sender_settings.cache_clear()
 
 
 def enqueue(sender, to: str) -> str:
