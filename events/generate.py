@@ -8,7 +8,9 @@ For every `ses/<name>.json` it writes:
   sns-<name>.json       an SNS → Lambda invocation (the function subscribed to the topic)
   sqs-raw-<name>.json   an SQS batch of one record whose body is the SES JSON itself
                         (SNS → SQS with raw message delivery on)
-Plus sqs-batch-poison.json: a good record and a malformed one in the same batch.
+Plus sqs-batch-poison.json: a good record and a malformed one in the same batch; api-*.json:
+API Gateway (REST, proxy) requests for the api function; sqs-send-batch.json: a send-queue
+batch for the sender function.
 
 Ids are derived from the file name, so running it again changes nothing unless `ses/` did.
 Use the files with `sam local invoke -t cdk.out/Mailroom.template.json -e events/<file>`.
@@ -129,10 +131,83 @@ def envelopes() -> dict[str, Any]:
     return files
 
 
+API_KEY = "EXAMPLEd0cf4b1e9a8c7d6e5f4a3b2c1d0e9f8a7b6"
+SEND_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:mailroom-send"
+WELCOME = {"to": "success@simulator.amazonses.com", "template": "welcome",
+           "data": {"name": "Ada", "action_url": "https://app.example.com/start"}}
+
+
+def api_request(name: str, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway REST API proxy-integration event, as the `/v1/{proxy+}` resource
+    delivers it (the public routes come through their own resources)."""
+    public = path in ("/v1/health", "/v1/openapi.json")
+    headers = {"Host": "abc123.execute-api.eu-west-1.amazonaws.com", "User-Agent": "curl/8.5",
+               "Accept": "*/*", **({} if public else {"x-api-key": API_KEY}),
+               **({"Content-Type": "application/json"} if body is not None else {}),
+               **(headers or {})}
+    resource = path if public else "/v1/{proxy+}"
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None if public else {"proxy": path.removeprefix("/v1/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource, "httpMethod": method, "path": f"/prod{path}",
+            "stage": "prod", "accountId": ACCOUNT, "apiId": "abc123",
+            "requestId": _id("api", name), "requestTimeEpoch": 1_763_806_530_000,
+            "protocol": "HTTP/1.1", "domainName": headers["Host"],
+            "identity": {"sourceIp": "198.51.100.7", "userAgent": headers["User-Agent"],
+                         "apiKey": None if public else API_KEY},
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def api_requests() -> dict[str, Any]:
+    return {
+        "api-post-email.json": api_request("post", "POST", "/v1/emails", WELCOME,
+                                           {"Idempotency-Key": "signup-ada-42"}),
+        "api-post-email-missing-data.json": api_request(
+            "missing", "POST", "/v1/emails", {**WELCOME, "data": {"name": "Ada"}}),
+        "api-post-email-batch.json": api_request("batch", "POST", "/v1/emails/batch", {
+            "emails": [WELCOME, {**WELCOME, "to": "bounce@simulator.amazonses.com"}]}),
+        "api-get-email.json": api_request(
+            "get", "GET", "/v1/emails/6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"),
+        "api-get-suppression.json": api_request(
+            "suppression", "GET", "/v1/suppressions/bounce@simulator.amazonses.com"),
+        "api-health.json": api_request("health", "GET", "/v1/health"),
+    }
+
+
+def send_batch() -> dict[str, Any]:
+    """Two queued emails, as the api function puts them on the send queue."""
+    records = []
+    for index, to in enumerate(("success@simulator.amazonses.com",
+                                "bounce@simulator.amazonses.com")):
+        body = json.dumps({"id": _id("message", str(index)), "to": to,
+                           "from": "Acme <no-reply@mail.example.com>", "reply_to": [],
+                           "template": "welcome", "data": WELCOME["data"], "tags": {}})
+        record = sqs_record(f"send-{index}", body, _millis(f"send-{index}"))
+        records.append({**record, "eventSourceARN": SEND_QUEUE_ARN})
+    return {"Records": records}
+
+
+def all_events() -> dict[str, Any]:
+    return {**envelopes(), **api_requests(), "sqs-send-batch.json": send_batch()}
+
+
 def main() -> None:
-    for name, event in envelopes().items():
+    files = all_events()
+    for name, event in files.items():
         (HERE / name).write_text(json.dumps(event, indent=2) + "\n")
-    print(f"wrote {len(envelopes())} events to {HERE}")
+    print(f"wrote {len(files)} events to {HERE}")
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def test_the_envelopes_are_what_generate_py_writes() -> None:
         import generate  # type: ignore[import-not-found]
     finally:
         sys.path.remove(str(EVENTS))
-    for name, event in generate.envelopes().items():
+    for name, event in generate.all_events().items():
         assert lambda_event(name) == event, f"{name} is stale: run python events/generate.py"
 
 
