@@ -67,6 +67,17 @@ def _bad_request(message: str) -> SesError:
     return SesError(400, "BadRequestException", message)
 
 
+def _check_ascii_address(address: str) -> None:
+    """SES has no SMTPUTF8: an address must be 7-bit ASCII, its domain in Punycode."""
+    local_part, _, domain = bare_address(address).rpartition("@")
+    if not local_part.isascii():
+        raise _bad_request(f"Local address contains non-ASCII characters: {address}. "
+                           "Amazon SES does not support SMTPUTF8.")
+    if not domain.isascii():
+        raise _bad_request(f"Domain contains non-ASCII characters: {address}. "
+                           "Encode it in Punycode.")
+
+
 @dataclass
 class SendLimits:
     """The account's sending quota, enforced per recipient like SES does."""
@@ -186,6 +197,8 @@ class _SendRequest:
             raise _bad_request("Missing required field Destination: add a recipient.")
         if not email.source and "Raw" not in email.content:
             raise _bad_request("Missing required field FromEmailAddress.")
+        for address in (email.source, *email.recipients, *email.reply_to):
+            _check_ascii_address(address)
         if email.configuration_set and email.configuration_set != known_configuration_set:
             raise SesError(404, "NotFoundException",
                            f"Configuration set <{email.configuration_set}> does not exist.")

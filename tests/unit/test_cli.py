@@ -1,0 +1,632 @@
+"""The operator CLI against a fake API: what each command asks the API for, what it prints,
+and the plain-words errors. No stack, no sockets: `Settings.api` hands out a `FakeApi`, and
+the HTTP layer itself (`Api.call`) is tested with a fake `urlopen`."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.error
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from mailroom_dev import cli
+from mailroom_dev.cli import ApiError, CliError
+
+runner = CliRunner()
+
+MESSAGE = {
+    "id": "msg_1", "status": "delivered", "to": "ada@example.com", "template": "welcome",
+    "created_at": "2026-11-01T12:00:00Z", "updated_at": "2026-11-01T12:00:02Z",
+    "ses_message_id": "0100abc-000000",
+    "events": [{"type": "queued", "at": "2026-11-01T12:00:00Z"},
+               {"type": "delivered", "at": "2026-11-01T12:00:02Z",
+                "smtp_response": "250 ok"}],
+    "failure": None,
+}
+SUPPRESSION = {"email": "ada@example.com", "reason": "hard_bounce",
+               "created_at": "2026-11-01T12:00:00Z", "expires_at": None,
+               "source": "ses:bounce", "note": None}
+NOT_FOUND = {"error": {"code": "not_found", "message": "No such suppression.", "details": None}}
+
+
+class FakeApi:
+    """Answers (method, path) with canned payloads, or raises a canned error; keeps calls."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], list[Any]] = {}
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def answer(self, method: str, path: str, *payloads: Any) -> None:
+        self.answers[(method, path)] = list(payloads)
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        self.calls.append((method, path, body))
+        queued = self.answers.get((method, path))
+        if not queued:
+            raise AssertionError(f"unexpected API call {method} {path}")
+        payload = queued.pop(0) if len(queued) > 1 else queued[0]
+        if isinstance(payload, Exception):
+            raise payload
+        return payload
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No real target: no stack, no API env vars, an empty state dir; wide consoles."""
+    for name in ("MAILROOM_STACK", "MAILROOM_API_URL", "MAILROOM_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    monkeypatch.setenv("MAILROOM_STATE_DIR", str(state_dir))
+    # Wide enough that rich never wraps a line under test.
+    monkeypatch.setattr(cli, "console", Console(width=300, highlight=False))
+    monkeypatch.setattr(cli, "errors", Console(stderr=True, width=300, highlight=False))
+    monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
+    return state_dir
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
+    fake = FakeApi()
+    monkeypatch.setattr(cli.Settings, "api", lambda self: fake)
+    return fake
+
+
+def run(*args: str, input: str | None = None) -> Any:
+    return runner.invoke(cli.app, list(args), input=input)
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+             *args: str) -> tuple[int, str, str]:
+    """The installed entry point: exit status, stdout, stderr."""
+    monkeypatch.setattr("sys.argv", ["mailroom", *args])
+    try:
+        status = cli.main()
+    except SystemExit as exit_:  # click exits on success
+        status = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+# --- send ---------------------------------------------------------------------------------
+
+
+def test_send_posts_the_email_and_says_how_to_follow_it(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome",
+                 "--data", '{"name": "Ada", "action_url": "https://x.example"}')
+
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("POST", "/v1/emails", {
+        "to": "ada@example.com", "template": "welcome",
+        "data": {"name": "Ada", "action_url": "https://x.example"}})]
+    assert "Queued msg_1 to ada@example.com (welcome)." in result.output
+    assert "mailroom status msg_1" in result.output
+
+
+def test_send_without_data_sends_an_empty_object(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    run("send", "--to", "ada@example.com", "--template", "welcome")
+
+    assert api.calls[0][2]["data"] == {}
+
+
+def test_send_reads_the_data_from_a_file(api, tmp_path: Path):
+    data_file = tmp_path / "data.json"
+    data_file.write_text('{"name": "Zoë", "order_id": 42}', encoding="utf-8")
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome",
+                 "--data-file", str(data_file))
+
+    assert result.exit_code == 0, result.output
+    assert api.calls[0][2]["data"] == {"name": "Zoë", "order_id": 42}
+
+
+def test_send_reads_the_data_from_stdin_with_a_dash(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome",
+                 "--data-file", "-", input='{"name": "Ada"}')
+
+    assert result.exit_code == 0, result.output
+    assert api.calls[0][2]["data"] == {"name": "Ada"}
+
+
+def test_send_passes_sender_reply_to_tags_and_idempotency_key(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome",
+                 "--from", "Acme <hello@acme.example.com>",
+                 "--reply-to", "help@acme.example.com", "--reply-to", "ops@acme.example.com",
+                 "--tag", "campaign=spring", "--tag", "url=https://x.example/?a=b",
+                 "--idempotency-key", "order-42")
+
+    assert result.exit_code == 0, result.output
+    body = api.calls[0][2]
+    assert body["from"] == "Acme <hello@acme.example.com>"
+    assert body["reply_to"] == ["help@acme.example.com", "ops@acme.example.com"]
+    assert body["tags"] == {"campaign": "spring", "url": "https://x.example/?a=b"}
+    assert body["idempotency_key"] == "order-42"
+
+
+def test_send_leaves_out_options_not_given(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    run("send", "--to", "ada@example.com", "--template", "welcome")
+
+    assert set(api.calls[0][2]) == {"to", "template", "data"}
+
+
+@pytest.mark.parametrize("tag", ["campaign", "=spring", ""])
+def test_send_refuses_a_tag_that_is_not_name_equals_value(api, tag):
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--tag", tag)
+
+    assert isinstance(result.exception, CliError)
+    assert "--tag takes NAME=VALUE" in str(result.exception)
+    assert api.calls == []
+
+
+def test_send_refuses_data_given_twice(api, tmp_path: Path):
+    data_file = tmp_path / "data.json"
+    data_file.write_text("{}")
+
+    result = run("send", "--to", "a@example.com", "--template", "welcome",
+                 "--data", "{}", "--data-file", str(data_file))
+
+    assert isinstance(result.exception, CliError)
+    assert "--data or --data-file, not both" in str(result.exception)
+    assert api.calls == []
+
+
+def test_send_refuses_data_that_is_not_json(api):
+    result = run("send", "--to", "a@example.com", "--template", "welcome", "--data", "{name: 1}")
+
+    assert isinstance(result.exception, CliError)
+    assert str(result.exception).startswith("--data is not valid JSON")
+    assert api.calls == []
+
+
+@pytest.mark.parametrize("data", ['["Ada"]', '"Ada"', "42", "null"])
+def test_send_refuses_data_that_is_not_an_object(api, data):
+    result = run("send", "--to", "a@example.com", "--template", "welcome", "--data", data)
+
+    assert isinstance(result.exception, CliError)
+    assert "must be a JSON object" in str(result.exception)
+
+
+def test_send_names_a_data_file_it_cannot_read(api, tmp_path: Path):
+    missing = tmp_path / "nope.json"
+
+    result = run("send", "--to", "a@example.com", "--template", "welcome",
+                 "--data-file", str(missing))
+
+    assert isinstance(result.exception, CliError)
+    assert f"Cannot read {missing}" in str(result.exception)
+
+
+def test_send_names_a_data_file_that_is_not_json(api, tmp_path: Path):
+    data_file = tmp_path / "data.json"
+    data_file.write_text("name=Ada")
+
+    result = run("send", "--to", "a@example.com", "--template", "welcome",
+                 "--data-file", str(data_file))
+
+    assert isinstance(result.exception, CliError)
+    assert f"{data_file} is not valid JSON" in str(result.exception)
+
+
+def test_send_json_prints_the_api_answer_as_is(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--json")
+
+    assert json.loads(result.output) == {"id": "msg_1", "status": "queued"}
+
+
+def test_send_wait_follows_the_message_to_its_final_status(api):
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+    api.answer("GET", "/v1/emails/msg_1", {**MESSAGE, "status": "queued"},
+               {**MESSAGE, "status": "sent"}, MESSAGE)
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait")
+
+    assert result.exit_code == 0, result.output
+    assert [call[1] for call in api.calls].count("/v1/emails/msg_1") == 3
+    assert result.output.index("queued") < result.output.index("sent") \
+        < result.output.index("delivered")
+    assert "Timeline" in result.output
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def test_status_shows_the_message_and_its_timeline(api):
+    api.answer("GET", "/v1/emails/msg_1", MESSAGE)
+
+    result = run("status", "msg_1")
+
+    assert result.exit_code == 0, result.output
+    assert "msg_1  delivered" in result.output
+    assert "to ada@example.com  template welcome" in result.output
+    assert "SES message id 0100abc-000000" in result.output
+    assert "smtp_response=250 ok" in result.output
+
+
+def test_status_shows_why_a_message_failed_and_what_to_do(api):
+    bounced = {**MESSAGE, "status": "bounced", "failure": {
+        "reason": "hard_bounce", "diagnostic": "smtp; 550 5.1.1 user unknown",
+        "action": "Check the address [with the user].", "bounce_type": "Permanent",
+        "bounce_subtype": "General"}}
+    api.answer("GET", "/v1/emails/msg_1", bounced)
+
+    result = run("status", "msg_1")
+
+    assert "failed: hard_bounce (smtp; 550 5.1.1 user unknown)" in result.output
+    assert "what to do: Check the address [with the user]." in result.output
+
+
+def test_status_quotes_the_id_into_one_path_segment(api):
+    api.answer("GET", "/v1/emails/a%2F..%2Fb", MESSAGE)
+
+    run("status", "a/../b")
+
+    assert api.calls[0][:2] == ("GET", "/v1/emails/a%2F..%2Fb")
+
+
+def test_status_json_prints_the_message_as_is(api):
+    api.answer("GET", "/v1/emails/msg_1", MESSAGE)
+
+    result = run("status", "msg_1", "--json")
+
+    assert json.loads(result.output) == MESSAGE
+
+
+# --- suppressions -------------------------------------------------------------------------
+
+
+def test_suppressions_list_asks_for_the_default_page_and_shows_rows(api):
+    api.answer("GET", "/v1/suppressions?limit=50", {"items": [SUPPRESSION], "next_cursor": None})
+
+    result = run("suppressions", "list")
+
+    assert result.exit_code == 0, result.output
+    assert "ada@example.com" in result.output and "hard_bounce" in result.output
+    assert "never" in result.output
+    assert "More:" not in result.output
+
+
+def test_suppressions_list_passes_filters_and_shows_the_next_page(api):
+    api.answer("GET", "/v1/suppressions?reason=complaint&limit=10&cursor=abc",
+               {"items": [], "next_cursor": "def"})
+
+    result = run("suppressions", "list", "--reason", "complaint", "--limit", "10",
+                 "--cursor", "abc")
+
+    assert result.exit_code == 0, result.output
+    assert "More: mailroom suppressions list --cursor def" in result.output
+
+
+def test_suppressions_get_shows_the_entry(api):
+    api.answer("GET", "/v1/suppressions/ada@example.com", SUPPRESSION)
+
+    result = run("suppressions", "get", "ada@example.com")
+
+    assert result.exit_code == 0, result.output
+    assert "ada@example.com  reason hard_bounce" in result.output
+    assert "source ses:bounce" in result.output
+
+
+def test_suppressions_get_quotes_the_address_but_keeps_the_at(api):
+    api.answer("GET", "/v1/suppressions/ada%2Btest@example.com", SUPPRESSION)
+
+    run("suppressions", "get", " ada+test@example.com ")
+
+    assert api.calls[0][1] == "/v1/suppressions/ada%2Btest@example.com"
+
+
+def test_suppressions_get_says_plainly_when_not_suppressed(api):
+    api.answer("GET", "/v1/suppressions/bob@example.com", ApiError(404, NOT_FOUND))
+
+    result = run("suppressions", "get", "bob@example.com")
+
+    assert result.exit_code == 1
+    assert "bob@example.com is not suppressed." in result.output
+
+
+def test_suppressions_get_lets_other_api_errors_through(api):
+    api.answer("GET", "/v1/suppressions/bob@example.com", ApiError(
+        403, {"error": {"code": "forbidden", "message": "Missing or invalid API key.",
+                        "details": None}}))
+
+    result = run("suppressions", "get", "bob@example.com")
+
+    assert isinstance(result.exception, ApiError)
+    assert result.exception.status == 403
+
+
+def test_suppressions_add_puts_a_manual_entry(api):
+    api.answer("PUT", "/v1/suppressions/ada@example.com",
+               {**SUPPRESSION, "reason": "manual", "note": "asked us"})
+
+    result = run("suppressions", "add", "ada@example.com", "--note", "asked us",
+                 "--expires-at", "2027-01-01T00:00:00Z")
+
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("PUT", "/v1/suppressions/ada@example.com", {
+        "reason": "manual", "note": "asked us", "expires_at": "2027-01-01T00:00:00Z"})]
+    assert "Suppressed ada@example.com." in result.output
+    assert "note asked us" in result.output
+
+
+def test_suppressions_add_without_options_sends_only_the_reason(api):
+    api.answer("PUT", "/v1/suppressions/ada@example.com", {**SUPPRESSION, "reason": "manual"})
+
+    run("suppressions", "add", "ada@example.com")
+
+    assert api.calls[0][2] == {"reason": "manual"}
+
+
+def test_suppressions_remove_deletes_the_entry(api):
+    api.answer("DELETE", "/v1/suppressions/ada@example.com", None)
+
+    result = run("suppressions", "remove", "ada@example.com")
+
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("DELETE", "/v1/suppressions/ada@example.com", None)]
+    assert "Removed ada@example.com from the suppression list." in result.output
+
+
+def test_suppressions_remove_says_plainly_when_it_was_not_suppressed(api):
+    api.answer("DELETE", "/v1/suppressions/bob@example.com", ApiError(404, NOT_FOUND))
+
+    result = run("suppressions", "remove", "bob@example.com")
+
+    assert result.exit_code == 1
+    assert "bob@example.com was not suppressed." in result.output
+
+
+# --- sending ------------------------------------------------------------------------------
+
+ENABLED = {"sending": "enabled", "reason": None, "since": None, "source": None}
+PAUSED = {"sending": "paused", "reason": "bounce storm", "since": "2026-11-01T12:00:00+00:00",
+          "source": "api"}
+
+
+def test_sending_status_says_when_sending_is_enabled(api):
+    api.answer("GET", "/v1/sending", ENABLED)
+
+    result = run("sending", "status")
+
+    assert result.exit_code == 0, result.output
+    assert "Sending is enabled." in result.output
+
+
+def test_sending_status_says_since_when_and_why_it_is_paused(api):
+    api.answer("GET", "/v1/sending", PAUSED)
+
+    result = run("sending", "status")
+
+    assert "Sending is paused since 2026-11-01T12:00:00+00:00: bounce storm" in result.output
+
+
+def test_sending_pause_sends_the_reason(api):
+    api.answer("PUT", "/v1/sending", PAUSED)
+
+    result = run("sending", "pause", "--reason", "bounce storm")
+
+    assert result.exit_code == 0, result.output
+    assert api.calls == [("PUT", "/v1/sending", {"paused": True, "reason": "bounce storm"})]
+    assert "paused" in result.output
+
+
+def test_sending_pause_has_a_default_reason(api):
+    api.answer("PUT", "/v1/sending", PAUSED)
+
+    run("sending", "pause")
+
+    assert api.calls[0][2] == {"paused": True, "reason": "operator pause"}
+
+
+def test_sending_resume_unpauses(api):
+    api.answer("PUT", "/v1/sending", ENABLED)
+
+    result = run("sending", "resume")
+
+    assert api.calls == [("PUT", "/v1/sending", {"paused": False})]
+    assert "Sending is enabled." in result.output
+
+
+def test_sending_status_json_prints_the_state_as_is(api):
+    api.answer("GET", "/v1/sending", PAUSED)
+
+    result = run("sending", "status", "--json")
+
+    assert json.loads(result.output) == PAUSED
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def test_templates_lists_names_subjects_and_variables(api):
+    api.answer("GET", "/v1/templates", {"items": [
+        {"name": "welcome", "subject": "Welcome, {{name}}", "variables": ["name", "action_url"]},
+        {"name": "order_confirmation", "subject": "Order {{order_id}}",
+         "variables": ["name", {"items": ["name", "quantity", "price"]}]},
+    ]})
+
+    result = run("templates")
+
+    assert result.exit_code == 0, result.output
+    assert "welcome" in result.output and "name, action_url" in result.output
+    assert "order_confirmation" in result.output
+    assert '{"items": ["name", "quantity", "price"]}' in result.output
+
+
+def test_templates_json_prints_the_list_as_is(api):
+    listed = {"items": [{"name": "welcome", "subject": "Hi", "variables": ["name"]}]}
+    api.answer("GET", "/v1/templates", listed)
+
+    result = run("templates", "--json")
+
+    assert json.loads(result.output) == listed
+
+
+# --- finding the API, and errors in plain words ----------------------------------------------
+
+
+def test_without_any_stack_the_cli_says_to_run_make_dev(monkeypatch, capsys):
+    status, out, err = run_main(monkeypatch, capsys, "templates")
+
+    assert status == 1
+    assert "error: No local stack found: run `make dev` first" in err
+    assert "MAILROOM_API_URL and MAILROOM_API_KEY" in err
+    assert "Traceback" not in err + out
+
+
+def test_an_api_url_without_a_key_is_refused_plainly(monkeypatch, capsys):
+    monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com")
+
+    status, _, err = run_main(monkeypatch, capsys, "templates")
+
+    assert status == 1
+    assert "set MAILROOM_API_KEY too" in err
+
+
+def test_an_api_error_is_shown_as_its_message_and_code(api, monkeypatch, capsys):
+    api.answer("POST", "/v1/emails", ApiError(422, {"error": {
+        "code": "invalid_address", "message": "`to` looks like a typo.",
+        "details": {"field": "to", "suggestion": "ada@gmail.com"}}}))
+
+    status, _, err = run_main(monkeypatch, capsys, "send", "--to", "ada@gmial.com",
+                              "--template", "welcome")
+
+    assert status == 1
+    assert "error: `to` looks like a typo. (invalid_address, HTTP 422)" in err
+    assert 'details: {"field": "to", "suggestion": "ada@gmail.com"}' in err
+    assert "Traceback" not in err
+
+
+def test_an_error_body_outside_the_contract_is_shown_with_its_status(api, monkeypatch, capsys):
+    api.answer("GET", "/v1/templates", ApiError(502, "Bad Gateway"))
+
+    status, _, err = run_main(monkeypatch, capsys, "templates")
+
+    assert status == 1
+    assert "error: HTTP 502: Bad Gateway" in err
+
+
+def test_a_successful_command_exits_zero_through_main(api, monkeypatch, capsys):
+    api.answer("GET", "/v1/sending", ENABLED)
+
+    status, out, err = run_main(monkeypatch, capsys, "sending", "status")
+
+    assert status == 0
+    assert "Sending is enabled." in out
+    assert err == ""
+
+
+def test_the_local_stack_is_found_through_its_state_file(isolated: Path):
+    (isolated / "local.json").write_text(json.dumps(
+        {"api_url": "http://127.0.0.1:3000", "api_key": "k-local"}))
+
+    target = cli.resolve_target(None, None)
+
+    assert (target.api_url, target.api_key) == ("http://127.0.0.1:3000", "k-local")
+    assert "the local stack" in target.described_as
+
+
+def test_the_state_file_is_found_from_a_subdirectory(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("MAILROOM_STATE_DIR")
+    (tmp_path / "repo" / ".mailroom").mkdir(parents=True)
+    state = tmp_path / "repo" / ".mailroom" / "local.json"
+    state.write_text("{}")
+    (tmp_path / "repo" / "a" / "b").mkdir(parents=True)
+
+    assert cli.find_local_state(tmp_path / "repo" / "a" / "b") == state
+
+
+def test_api_env_vars_win_over_the_local_stack(isolated: Path, monkeypatch):
+    (isolated / "local.json").write_text(json.dumps({"api_url": "http://l", "api_key": "l"}))
+    monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com/prod/")
+    monkeypatch.setenv("MAILROOM_API_KEY", "k-prod")
+
+    target = cli.resolve_target(None, None)
+
+    assert (target.api_url, target.api_key) == ("https://api.example.com/prod", "k-prod")
+
+
+# --- the HTTP layer -----------------------------------------------------------------------
+
+
+class FakeResponse(io.BytesIO):
+    def __enter__(self) -> FakeResponse:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def local_api() -> cli.Api:
+    return cli.Api(cli.Target("http://127.0.0.1:3000", "k-local", "the local stack (x)",
+                              {"api_url": "http://127.0.0.1:3000"}))
+
+
+def test_the_api_call_sends_the_key_and_a_json_body(monkeypatch):
+    seen = []
+
+    def urlopen(request, timeout):
+        seen.append(request)
+        return FakeResponse(b'{"id": "msg_1"}')
+
+    monkeypatch.setattr(cli.urllib.request, "urlopen", urlopen)
+
+    answer = local_api().call("POST", "/v1/emails", {"to": "ada@example.com"})
+
+    assert answer == {"id": "msg_1"}
+    request = seen[0]
+    assert (request.get_method(), request.full_url) == ("POST", "http://127.0.0.1:3000/v1/emails")
+    assert request.get_header("X-api-key") == "k-local"
+    assert json.loads(request.data) == {"to": "ada@example.com"}
+
+
+def test_an_empty_answer_is_none(monkeypatch):
+    monkeypatch.setattr(cli.urllib.request, "urlopen", lambda request, timeout: FakeResponse(b""))
+
+    assert local_api().call("DELETE", "/v1/suppressions/a@example.com") is None
+
+
+def test_an_http_error_becomes_an_api_error_with_the_contract_code(monkeypatch):
+    def urlopen(request, timeout):
+        raise urllib.error.HTTPError(
+            request.full_url, 404, "Not Found", None,
+            io.BytesIO(json.dumps(NOT_FOUND).encode()))
+
+    monkeypatch.setattr(cli.urllib.request, "urlopen", urlopen)
+
+    with pytest.raises(ApiError) as raised:
+        local_api().call("GET", "/v1/suppressions/bob@example.com")
+
+    assert (raised.value.status, raised.value.code) == (404, "not_found")
+    assert str(raised.value) == "No such suppression. (not_found, HTTP 404)"
+
+
+def test_an_unreachable_local_stack_suggests_make_dev(monkeypatch):
+    def urlopen(request, timeout):
+        raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
+    monkeypatch.setattr(cli.urllib.request, "urlopen", urlopen)
+
+    with pytest.raises(CliError) as raised:
+        local_api().call("GET", "/v1/templates")
+
+    assert "Cannot reach the local stack (x)" in str(raised.value)
+    assert "Is `make dev` still running?" in str(raised.value)
