@@ -90,21 +90,12 @@ def test_a_batch_answers_every_item_in_order(api: Api) -> None:
     api.follow(results[2]["id"], until={"delivered"})
 
 
-def test_ses_throttling_slows_the_sender_down_and_the_message_still_goes_out(
-        api: Api, local_stack: dict[str, Any]) -> None:
-    simulator(local_stack, "POST", "/_simulator/faults", {"throttle": 2})
+@pytest.mark.parametrize("fault", ["throttle", "server_error"])
+def test_ses_throttling_or_a_server_error_is_retried_and_the_message_still_goes_out(
+        api: Api, local_stack: dict[str, Any], fault: str) -> None:
+    simulator(local_stack, "POST", "/_simulator/faults", {fault: 2})
 
-    _, accepted = api.send("success+throttle@simulator.amazonses.com")
-    message, _ = api.follow(accepted["id"], until={"delivered", "failed"})
-
-    assert message["status"] == "delivered"
-
-
-def test_an_ses_server_error_is_retried_and_the_message_still_goes_out(
-        api: Api, local_stack: dict[str, Any]) -> None:
-    simulator(local_stack, "POST", "/_simulator/faults", {"server_error": 1})
-
-    _, accepted = api.send("success+5xx@simulator.amazonses.com")
+    _, accepted = api.send(f"success+{fault}@simulator.amazonses.com")
     message, _ = api.follow(accepted["id"], until={"delivered", "failed"})
 
     assert message["status"] == "delivered"
