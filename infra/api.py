@@ -13,7 +13,7 @@ from constructs import Construct
 
 from . import config
 from .config import ApiSettings, MailroomConfig
-from .functions import FunctionFactory, FunctionSpec, settings_env
+from .functions import FunctionFactory, FunctionSpec
 from .gateway_errors import GATEWAY_ERRORS
 from .nag import acknowledge
 from .sending import Sending
@@ -41,8 +41,7 @@ class Api(Construct):
                 name="api",
                 handler="handlers.api.handler",
                 settings=ApiSettings,
-                environment=settings_env(
-                    ApiSettings,
+                settings_values=dict(
                     messages_table=storage.messages.table_name,
                     suppressions_table=storage.suppressions.table_name,
                     idempotency_table=storage.idempotency.table_name,

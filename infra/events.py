@@ -13,7 +13,7 @@ from constructs import Construct
 
 from . import config
 from .config import EventsSettings, MailroomConfig
-from .functions import FunctionFactory, FunctionSpec, settings_env
+from .functions import FunctionFactory, FunctionSpec
 from .notifications import Notifications
 from .queues import QueueWithDlq
 from .storage import MESSAGES_BY_SES_ID, Storage
@@ -46,8 +46,7 @@ class SesEvents(Construct):
                 name="events",
                 handler="handlers.events.handler",
                 settings=EventsSettings,
-                environment=settings_env(
-                    EventsSettings,
+                settings_values=dict(
                     messages_table=storage.messages.table_name,
                     suppressions_table=storage.suppressions.table_name,
                     notifications_topic_arn=notifications.topic.topic_arn,

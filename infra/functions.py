@@ -3,7 +3,7 @@
 Each function gets the shared code asset, the Powertools layer, JSON logs into its own log
 group with a retention, X-Ray active tracing, and its own role whose only permissions are
 the inline statements the caller passes (plus writing its logs and traces). The environment
-must name exactly the variables of the function's settings model, checked at synth."""
+is built from the function's settings model, so it names exactly its variables."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class FunctionSpec:
     name: str  # "api", "sender", "events"; the Powertools service is mailroom-<name>
     handler: str
     settings: Any  # a mailroom.settings model: the source of the environment's names
-    environment: Mapping[str, str]
+    # Values for the model's fields; the rest take the model's defaults (settings_env).
+    settings_values: Mapping[str, object]
     statements: Sequence[iam.PolicyStatement]
     timeout: Duration
     description: str
@@ -57,12 +58,8 @@ class FunctionFactory(Construct):
         )
 
     def create(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
-        expected = spec.settings.env_names()
-        if set(spec.environment) != expected:
-            raise ValueError(
-                f"{spec.name}: environment {sorted(spec.environment)} does not match "
-                f"{spec.settings.__name__}.env_names() {sorted(expected)}"
-            )
+        # Exactly the model's names: unknown fields and missing required ones fail synth.
+        settings_environment = settings_env(spec.settings, **spec.settings_values)
         log_group = logs.LogGroup(
             scope,
             f"{spec.name.capitalize()}Logs",
@@ -111,7 +108,7 @@ class FunctionFactory(Construct):
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             tracing=lambda_.Tracing.ACTIVE,  # adds xray:PutTraceSegments to the role
             environment={
-                **spec.environment,
+                **settings_environment,
                 # What Powertools reads, on top of the settings model's names.
                 "POWERTOOLS_SERVICE_NAME": f"mailroom-{spec.name}",
                 "POWERTOOLS_METRICS_NAMESPACE": config.POWERTOOLS_METRICS_NAMESPACE,

@@ -7,8 +7,8 @@ from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from . import config
-from .config import ENV_PREFIX, MailroomConfig, SenderSettings
-from .functions import FunctionFactory, FunctionSpec, settings_env, stack_arn
+from .config import MailroomConfig, SenderSettings
+from .functions import FunctionFactory, FunctionSpec, stack_arn
 from .nag import acknowledge
 from .notifications import Notifications
 from .queues import QueueWithDlq
@@ -30,8 +30,7 @@ class Sending(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.queues = QueueWithDlq(self, "Queue", consumer_timeout=config.SENDER_TIMEOUT)
-        environment = settings_env(
-            SenderSettings,
+        values: dict[str, object] = dict(
             messages_table=storage.messages.table_name,
             suppressions_table=storage.suppressions.table_name,
             control_table=storage.control.table_name,
@@ -43,14 +42,15 @@ class Sending(Construct):
             max_receive_count=config.MAX_RECEIVE_COUNT,  # last attempt records the failure
             **({} if cfg.max_send_rate is None else {"max_send_rate": cfg.max_send_rate}),
         )
-        _check_lease(int(environment[f"{ENV_PREFIX}LEASE_SECONDS"]))
+        _check_lease(int(values.get(  # type: ignore[call-overload]
+            "lease_seconds", SenderSettings.model_fields["lease_seconds"].default)))
         self.function = factory.create(
             self,
             FunctionSpec(
                 name="sender",
                 handler="handlers.sender.handler",
                 settings=SenderSettings,
-                environment=environment,
+                settings_values=values,
                 timeout=config.SENDER_TIMEOUT,
                 description="Sends queued messages through SES",
                 statements=[
