@@ -11,17 +11,13 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from . import config
-from .config import ApiSettings, MailroomConfig
-from .functions import FunctionFactory, FunctionSpec
+from mailroom import shape
+
+from .config import MailroomConfig
+from .functions import FunctionFactory
 from .gateway_errors import GATEWAY_ERRORS
 from .nag import acknowledge
-from .sending import Sending
-from .storage import SUPPRESSIONS_BY_REASON, Storage
 
-STAGE = "prod"
-# Routes anyone may call (DESIGN §4); everything else under /v1 needs the x-api-key header.
-PUBLIC_ROUTES = ("health", "openapi.json")
 
 class Api(Construct):
     def __init__(
@@ -31,50 +27,12 @@ class Api(Construct):
         *,
         cfg: MailroomConfig,
         factory: FunctionFactory,
-        storage: Storage,
-        sending: Sending,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = factory.create(
             self,
-            FunctionSpec(
-                name="api",
-                handler="handlers.api.handler",
-                settings=ApiSettings,
-                settings_values=dict(
-                    messages_table=storage.messages.table_name,
-                    suppressions_table=storage.suppressions.table_name,
-                    idempotency_table=storage.idempotency.table_name,
-                    control_table=storage.control.table_name,
-                    send_queue_url=sending.queues.queue.queue_url,
-                    allowed_senders=list(cfg.allowed_senders),
-                    default_from=cfg.from_address,
-                ),
-                timeout=config.API_TIMEOUT,
-                description="Mailroom HTTP API: validate, record, enqueue",
-                statements=[
-                    # New messages are written in batches; a message the queue refused is
-                    # closed with an update.
-                    Storage.statement(
-                        storage.messages, ["BatchWriteItem", "GetItem", "UpdateItem"]
-                    ),
-                    # Suppression lookups (batched) and the manual list (written with
-                    # UpdateItem); listing by reason queries the sparse by_reason index,
-                    # listing all scans.
-                    Storage.statement(
-                        storage.suppressions,
-                        ["BatchGetItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"],
-                        index=SUPPRESSIONS_BY_REASON,
-                    ),
-                    # The sending switch: read on requests, set by PUT /v1/sending.
-                    Storage.statement(storage.control, ["GetItem", "PutItem"]),
-                    # Powertools idempotency's record lifecycle.
-                    Storage.statement(
-                        storage.idempotency, ["GetItem", "PutItem", "UpdateItem", "DeleteItem"]
-                    ),
-                    sending.queues.send_statement(),
-                ],
-            ),
+            shape.API,
+            settings=dict(allowed_senders=list(cfg.allowed_senders), default_from=cfg.from_address),
         )
 
         access_logs = logs.LogGroup(
@@ -91,7 +49,7 @@ class Api(Construct):
             # singleton that other stacks may own); access logs need none.
             cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE,
+                stage_name=shape.API_STAGE,
                 tracing_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
@@ -125,13 +83,15 @@ class Api(Construct):
         )
         # No extra Lambda permissions for the console's test-invoke stage.
         integration = apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
-        v1 = self.rest_api.root.add_resource("v1")
+        # Every route under /v1 needs the key, through one proxy resource; the public routes
+        # (DESIGN §4) get resources of their own without it.
+        v1 = self.rest_api.root.resource_for_path(shape.API_PREFIX)
         v1.add_resource("{proxy+}").add_method(
             "ANY", integration, api_key_required=True, request_validator=validator
         )
-        for route in PUBLIC_ROUTES:
-            v1.add_resource(route).add_method(
-                "GET", integration, api_key_required=False, request_validator=validator
+        for route in shape.ROUTES.public:
+            self.rest_api.root.resource_for_path(route.openapi_path).add_method(
+                route.method, integration, api_key_required=False, request_validator=validator
             )
 
         self.api_key = self.rest_api.add_api_key("ApiKey", description="Mailroom default key")
@@ -178,5 +138,6 @@ class Api(Construct):
     def base_url(self) -> str:
         """Without the trailing slash, like the local stack's, so clients append /v1/…"""
         return (
-            f"https://{self.rest_api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{STAGE}"
+            f"https://{self.rest_api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+            f"{shape.API_STAGE}"
         )

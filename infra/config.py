@@ -14,16 +14,10 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from mailroom.settings import (  # noqa: F401  (re-exported: the env names' source)
-    ENV_PREFIX,
-    ApiSettings,
-    EventsSettings,
-    SenderSettings,
-)
+from mailroom import shape
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -39,21 +33,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 # The Powertools layer's version: the one the project locks and tests with.
 POWERTOOLS_VERSION = importlib.metadata.version("aws-lambda-powertools")
 ARCHITECTURE = lambda_.Architecture.ARM_64
-POWERTOOLS_METRICS_NAMESPACE = "Mailroom"
-LOG_LEVEL = "INFO"
-
-# Per-function limits. The sender's timeout bounds one SQS batch of 10 SES calls (with
-# backoff on throttling); the send queue's visibility timeout is derived from it.
-API_TIMEOUT = Duration.seconds(15)  # API Gateway gives up at 29 s anyway
-SENDER_TIMEOUT = Duration.seconds(60)
-EVENTS_TIMEOUT = Duration.seconds(60)
-MEMORY_MB = 512  # CPU scales with memory; 512 MB keeps pydantic's cold start short
-
-# SQS. AWS's guidance for Lambda consumers: visibility timeout at least 6x the timeout.
-VISIBILITY_TIMEOUT_FACTOR = 6
-MAX_RECEIVE_COUNT = 8  # tries before a message goes to its DLQ
-SQS_BATCH_SIZE = 10
-DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to look at what failed
+# Names, limits, tables, queues and functions: mailroom.shape.
 
 
 @dataclass(frozen=True)
@@ -66,8 +46,8 @@ class MailroomConfig:
     hosted_zone_name: str | None = None
     # Sender fleet: at most this many concurrent sender invocations (SQS event source
     # maximum concurrency, minimum 2), so the fleet never outruns the SES send rate.
-    sender_max_concurrency: int = 2
-    events_max_concurrency: int = 2
+    sender_max_concurrency: int = shape.MIN_MAX_CONCURRENCY
+    events_max_concurrency: int = shape.MIN_MAX_CONCURRENCY
     # Sends per second for the whole fleet; unset = the sender's default (SES GetAccount).
     max_send_rate: float | None = None
     # API Gateway usage plan (per API key).
@@ -86,7 +66,7 @@ class MailroomConfig:
         if not self.allows(self.from_address):
             # The sender's IAM policy only lets allowed senders appear as From.
             raise ValueError(f"from_address {self.from_address} is not in allowed_senders")
-        if self.sender_max_concurrency < 2 or self.events_max_concurrency < 2:
+        if min(self.sender_max_concurrency, self.events_max_concurrency) < shape.MIN_MAX_CONCURRENCY:
             raise ValueError("SQS event source maximum concurrency must be at least 2")
 
     def allows(self, address: str) -> bool:

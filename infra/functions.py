@@ -1,49 +1,55 @@
-"""The one function factory: every Mailroom Lambda is built here, the same way.
+"""The one function factory: every Mailroom Lambda is built here, the same way, from its
+declaration in `mailroom.shape`.
 
 Each function gets the shared code asset, the Powertools layer, JSON logs into its own log
 group with a retention, X-Ray active tracing, and its own role whose only permissions are
-the inline statements the caller passes (plus writing its logs and traces). The environment
-is built from the function's settings model, so it names exactly its variables."""
+the statements its declared access turns into (plus writing its logs and traces). Each
+construct that owns a resource binds it here (`bind`), saying what its name is at runtime and
+which IAM statements an access to it takes; the environment is built from the function's
+settings model, so it names exactly its variables."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from mailroom import shape
+
 from . import config
 from .bundling import function_code
-from .config import ENV_PREFIX
 from .nag import acknowledge
 
 
 @dataclass(frozen=True)
-class FunctionSpec:
-    name: str  # "api", "sender", "events"; the Powertools service is mailroom-<name>
-    handler: str
-    settings: Any  # a mailroom.settings model: the source of the environment's names
-    # Values for the model's fields; the rest take the model's defaults (settings_env).
-    settings_values: Mapping[str, object]
-    statements: Sequence[iam.PolicyStatement]
-    timeout: Duration
-    description: str
+class Binding:
+    """A shape resource as deployed: its runtime name (what the function's setting holds)
+    and the IAM statements one declared access to it takes."""
+
+    identifier: str
+    statements: Callable[[shape.Access], list[iam.PolicyStatement]]
+    queue: sqs.IQueue | None = None  # for an event source reading it
+
 
 
 class FunctionFactory(Construct):
-    """Holds what all functions share (code asset, Powertools layer, retention)."""
+    """Holds what all functions share (code asset, Powertools layer, retention) and the
+    bindings of the resources they use."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays
     ) -> None:
         super().__init__(scope, construct_id)
         self._log_retention = log_retention
+        self._bindings: dict[shape.Resource, Binding] = {}
         self._code = function_code(config.ARCHITECTURE, config.RUNTIME)
         # The public Powertools layer, resolved by CloudFormation at deploy time from AWS's
         # SSM parameter (a template parameter, so synth makes no AWS call) — pinned to the
@@ -57,18 +63,43 @@ class FunctionFactory(Construct):
             self, "PowertoolsLayer", layer_arn
         )
 
-    def create(self, scope: Construct, spec: FunctionSpec) -> lambda_.Function:
-        # Exactly the model's names: unknown fields and missing required ones fail synth.
-        settings_environment = settings_env(spec.settings, **spec.settings_values)
+    def bind(self, resource: shape.Resource, binding: Binding) -> None:
+        self._bindings[resource] = binding
+
+    def statements(self, spec: shape.Function) -> list[iam.PolicyStatement]:
+        """Every statement the function's declared access takes."""
+        return [statement for access in spec.access
+                for statement in self._binding(access.resource).statements(access)]
+
+    def _binding(self, resource: shape.Resource) -> Binding:
+        if resource not in self._bindings:
+            raise ValueError(f"{resource.name} is used before its construct bound it")
+        return self._bindings[resource]
+
+    def create(
+        self,
+        scope: Construct,
+        spec: shape.Function,
+        *,
+        settings: Mapping[str, object] = {},  # noqa: B006  (read only)
+        max_concurrency: int | None = None,
+    ) -> lambda_.Function:
+        """The function `spec` declares. `settings`: values for its settings model's fields
+        that are not resource names (those come from the bindings); the rest take the
+        model's defaults. Unknown fields and missing required ones fail synth."""
+        resource_names = {setting: self._binding(resource).identifier
+                          for setting, resource in spec.wired_settings.items()}
+        settings_environment = spec.settings.environment(**resource_names, **settings)
+        title = spec.name.capitalize()
         log_group = logs.LogGroup(
             scope,
-            f"{spec.name.capitalize()}Logs",
+            f"{title}Logs",
             retention=self._log_retention,
             removal_policy=RemovalPolicy.DESTROY,
         )
         role = iam.Role(
             scope,
-            f"{spec.name.capitalize()}Role",
+            f"{title}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Mailroom {spec.name} function",
             # Inline only (no AWSLambdaBasicExecutionRole): logs go to this group alone.
@@ -81,7 +112,7 @@ class FunctionFactory(Construct):
                         )
                     ]
                 ),
-                "Access": iam.PolicyDocument(statements=list(spec.statements)),
+                "Access": iam.PolicyDocument(statements=self.statements(spec)),
             },
         )
         # No reserved concurrency: new accounts have only 10 concurrent executions and
@@ -91,30 +122,46 @@ class FunctionFactory(Construct):
         # asynchronous invokes), and the api function is invoked synchronously.
         function = lambda_.Function(
             scope,
-            f"{spec.name.capitalize()}Function",
+            f"{title}Function",
             description=spec.description,
             code=self._code,
             handler=spec.handler,
             runtime=config.RUNTIME,
             architecture=config.ARCHITECTURE,
-            memory_size=config.MEMORY_MB,
-            timeout=spec.timeout,
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
             role=role,
             layers=[self._powertools],
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             # Same level as Powertools' LOG_LEVEL, so Lambda's filter and the logger agree.
-            application_log_level_v2=lambda_.ApplicationLogLevel(config.LOG_LEVEL),
+            application_log_level_v2=lambda_.ApplicationLogLevel(shape.LOG_LEVEL),
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
             tracing=lambda_.Tracing.ACTIVE,  # adds xray:PutTraceSegments to the role
             environment={
                 **settings_environment,
                 # What Powertools reads, on top of the settings model's names.
-                "POWERTOOLS_SERVICE_NAME": f"mailroom-{spec.name}",
-                "POWERTOOLS_METRICS_NAMESPACE": config.POWERTOOLS_METRICS_NAMESPACE,
-                "LOG_LEVEL": config.LOG_LEVEL,
+                "POWERTOOLS_SERVICE_NAME": spec.service,
+                "POWERTOOLS_METRICS_NAMESPACE": shape.METRICS_NAMESPACE,
+                "LOG_LEVEL": shape.LOG_LEVEL,
             },
         )
+        if spec.event_source is not None:
+            source = spec.event_source
+            queue = self._binding(source.queue).queue
+            assert queue is not None, f"{source.queue.name} is bound without its queue"
+            # Partial batch failures: one failed record retries alone, not its whole batch.
+            # Maximum concurrency caps the fleet (the sender's never outruns SES's rate).
+            function.add_event_source(
+                sources.SqsEventSource(
+                    queue,
+                    batch_size=source.batch_size,
+                    max_batching_window=Duration.seconds(source.max_batching_window_seconds)
+                    if source.max_batching_window_seconds else None,
+                    report_batch_item_failures=True,
+                    max_concurrency=max_concurrency or source.max_concurrency,
+                )
+            )
         acknowledge(
             function,
             "L1",
@@ -139,25 +186,9 @@ def stack_arn(service: str, resource: str) -> str:
     return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
 
-def settings_env(settings: Any, **values: object) -> dict[str, str]:
-    """The environment for a settings model: the given values, the model's own defaults for
-    the rest (so a default is written once, in the model), keyed by the model's env names.
-    Lists become comma-separated, booleans lower-case, as pydantic-settings reads them."""
-    fields = settings.model_fields
-    unknown = set(values) - set(fields)
-    if unknown:
-        raise ValueError(f"{settings.__name__} has no fields {sorted(unknown)}")
-    env: dict[str, str] = {}
-    for name, field in fields.items():
-        if name in values:
-            value = values[name]
-        elif not field.is_required():
-            value = field.get_default(call_default_factory=True)
-        else:
-            raise ValueError(f"{settings.__name__}.{name} needs a value")
-        if isinstance(value, list | tuple):
-            value = ",".join(str(v) for v in value)
-        elif isinstance(value, bool):
-            value = str(value).lower()
-        env[f"{ENV_PREFIX}{name}".upper()] = str(value)
-    return env
+def resource_statement(
+    service: str, access: shape.Access, *resources: str
+) -> list[iam.PolicyStatement]:
+    """Exactly the declared actions, on exactly these resources."""
+    return [iam.PolicyStatement(actions=[f"{service}:{action}" for action in access.actions],
+                                resources=list(resources))]

@@ -5,22 +5,53 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from mailroom import shape
+
+from .functions import Binding, FunctionFactory, resource_statement
+
+
+def encrypted_topic(
+    scope: Construct,
+    construct_id: str,
+    *,
+    topic: shape.Topic,
+    key: kms.IKey,
+    factory: FunctionFactory,
+    queues: dict[shape.Queue, sqs.IQueue] | None = None,
+) -> sns.Topic:
+    """The topic `topic` declares, encrypted with `key`, its declared queues subscribed.
+    Publishing to it takes the key too: SNS encrypts with it on the publisher's behalf."""
+    construct = sns.Topic(
+        scope, construct_id, display_name=topic.display_name, master_key=key, enforce_ssl=True
+    )
+    for queue in topic.queues:
+        # Raw delivery off: the subscriber parses the SNS envelope, the same shape the
+        # local stack produces.
+        construct.add_subscription(
+            subscriptions.SqsSubscription((queues or {})[queue], raw_message_delivery=False)
+        )
+
+    def statements(access: shape.Access) -> list[iam.PolicyStatement]:
+        return [
+            *resource_statement("sns", access, construct.topic_arn),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
+            ),
+        ]
+
+    factory.bind(topic, Binding(identifier=construct.topic_arn, statements=statements))
+    return construct
 
 
 class Notifications(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, factory: FunctionFactory
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.key = key
-        self.topic = sns.Topic(
-            self, "Topic", display_name="Mailroom notifications", master_key=key, enforce_ssl=True
+        self.topic = encrypted_topic(
+            self, "Topic", topic=shape.NOTIFICATIONS_TOPIC, key=key, factory=factory
         )
-
-    def publish_statements(self) -> list[iam.PolicyStatement]:
-        """What a function needs to publish: the topic, and the key SNS encrypts with."""
-        return [
-            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]
-            ),
-        ]

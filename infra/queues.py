@@ -1,17 +1,21 @@
-"""A work queue and its dead-letter queue, both encrypted and TLS-only."""
+"""A work queue and its dead-letter queue, as `mailroom.shape` declares them: both encrypted
+and TLS-only."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from . import config
+from mailroom import shape
+
+from .functions import Binding, FunctionFactory, resource_statement
 
 
 class QueueWithDlq(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, consumer_timeout: Duration) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, queue: shape.Queue, factory: FunctionFactory
+    ) -> None:
         super().__init__(scope, construct_id)
         # SQS-managed SSE: encrypted at rest without KMS request costs or a key policy for SNS
         # to deliver into the events queue.
@@ -20,21 +24,21 @@ class QueueWithDlq(Construct):
             "Dlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=config.DLQ_RETENTION,
+            retention_period=Duration.seconds(queue.dlq_retention_seconds),
         )
         self.queue = sqs.Queue(
             self,
             "Queue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            visibility_timeout=Duration.seconds(
-                consumer_timeout.to_seconds() * config.VISIBILITY_TIMEOUT_FACTOR
-            ),
+            visibility_timeout=Duration.seconds(queue.visibility_timeout_seconds),
+            retention_period=Duration.seconds(queue.retention_seconds),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dlq, max_receive_count=config.MAX_RECEIVE_COUNT
+                queue=self.dlq, max_receive_count=queue.max_receive_count
             ),
         )
-
-    def send_statement(self) -> iam.PolicyStatement:
-        """Enqueue only (SendMessageBatch is authorised by sqs:SendMessage)."""
-        return iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
+        factory.bind(queue, Binding(
+            identifier=self.queue.queue_url,
+            statements=lambda access: resource_statement("sqs", access, self.queue.queue_arn),
+            queue=self.queue,
+        ))

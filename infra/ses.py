@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from mailroom import shape
+
 from .config import MailroomConfig
+from .functions import Binding, FunctionFactory, stack_arn
 
 # Every event Mailroom acts on; opens and clicks are left out (no tracking pixels or links).
 EVENT_TYPES = (
@@ -33,6 +37,7 @@ class Ses(Construct):
         *,
         cfg: MailroomConfig,
         events_topic: sns.ITopic,
+        factory: FunctionFactory,
     ) -> None:
         super().__init__(scope, construct_id)
         self.configuration_set = ses.ConfigurationSet(
@@ -63,6 +68,38 @@ class Ses(Construct):
         if subdomain_zone is not None:
             self._add_dkim_records(subdomain_zone)
         self.templates = self._templates(cfg.template_prefix, cfg.templates)
+        factory.bind(shape.SES, Binding(
+            identifier=self.configuration_set.configuration_set_name,
+            statements=lambda access: self._statements(cfg, access),
+        ))
+
+    def _statements(self, cfg: MailroomConfig, access: shape.Access) -> list[iam.PolicyStatement]:
+        # SES authorises SendEmail against every identity involved: the sender's, and in the
+        # sandbox each verified recipient's too, so the identity ARN cannot be pinned to
+        # the domain. What is pinned instead is who may appear as From (ses:FromAddress),
+        # the configuration set, and this stack's templates.
+        statements = []
+        if "SendEmail" in access.actions:
+            from_patterns = sorted(
+                sender if "@" in sender else f"*@{sender}" for sender in cfg.allowed_senders
+            )
+            statements.append(iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                resources=[
+                    stack_arn("ses", "identity/*"),
+                    stack_arn("ses", "configuration-set/"
+                              f"{self.configuration_set.configuration_set_name}"),
+                    stack_arn("ses", f"template/{cfg.template_prefix}*"),
+                ],
+                conditions={"StringLike": {"ses:FromAddress": from_patterns}},
+            ))
+        # Account-level reads (GetAccount: the send quota that paces the fleet) have no
+        # resource.
+        others = [action for action in access.actions if action != "SendEmail"]
+        if others:
+            statements.append(iam.PolicyStatement(
+                actions=[f"ses:{action}" for action in others], resources=["*"]))
+        return statements
 
     def _identity(
         self, cfg: MailroomConfig

@@ -26,27 +26,16 @@ class MailroomStack(Stack):
         )
         self.cfg = cfg
         key = MessagingKey(self, "MessagingKey").key
-        self.storage = Storage(self, "Storage")
-        self.notifications = Notifications(self, "Notifications", key=key)
+        # Each construct binds the resources it owns in the factory; functions come after
+        # the resources they use (mailroom.shape declares which).
         self.factory = FunctionFactory(self, "Functions", log_retention=cfg.log_retention)
-
-        self.events = SesEvents(self, "SesEvents", key=key)
-        self.ses = Ses(self, "Ses", cfg=cfg, events_topic=self.events.topic)
-        self.events.add_function(
-            self.factory, cfg=cfg, storage=self.storage, notifications=self.notifications
-        )
-        self.sending = Sending(
-            self,
-            "Sending",
-            cfg=cfg,
-            factory=self.factory,
-            storage=self.storage,
-            notifications=self.notifications,
-            ses=self.ses,
-        )
-        self.api = Api(
-            self, "Api", cfg=cfg, factory=self.factory, storage=self.storage, sending=self.sending
-        )
+        self.storage = Storage(self, "Storage", factory=self.factory)
+        self.notifications = Notifications(self, "Notifications", key=key, factory=self.factory)
+        self.events = SesEvents(self, "SesEvents", key=key, factory=self.factory)
+        self.ses = Ses(self, "Ses", cfg=cfg, events_topic=self.events.topic, factory=self.factory)
+        self.events.add_function(self.factory, cfg=cfg)
+        self.sending = Sending(self, "Sending", cfg=cfg, factory=self.factory)
+        self.api = Api(self, "Api", cfg=cfg, factory=self.factory)
         self._outputs()
 
     def _outputs(self) -> None:

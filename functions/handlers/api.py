@@ -38,14 +38,13 @@ from mailroom.errors import (
     RequestValidationError,
 )
 from mailroom.models import (
-    MAX_BATCH_ITEMS,
-    MAX_REQUEST_BODY_BYTES,
     SendingState,
     Suppression,
     SuppressionReason,
     utcnow,
 )
 from mailroom.settings import api_settings
+from mailroom.shape import MAX_BATCH_ITEMS, MAX_REQUEST_BODY_BYTES
 
 logger = Logger(service="mailroom-api")
 tracer = Tracer(service="mailroom-api")

@@ -27,7 +27,6 @@ from .errors import (
     SendingPaused,
 )
 from .models import (
-    MAX_QUEUE_MESSAGE_BYTES,
     MESSAGE_ID_TAG,
     Failure,
     Message,
@@ -38,6 +37,7 @@ from .models import (
     utcnow,
 )
 from .ports import MessageStore, SendingSwitch, SendQueue, SuppressionStore
+from .shape import MAX_QUEUE_MESSAGE_BYTES
 from .templates import TemplateCatalog
 
 # SES message tags: ASCII letters, digits, underscore and dash, up to 256 characters.

@@ -9,11 +9,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
-MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
-# API Gateway accepts 10 MB; nobody needs that for templated mail.
-MAX_REQUEST_BODY_BYTES = 512 * 1024
-MAX_BATCH_ITEMS = 100
 # Message tag SES copies into every event it publishes, so an event finds its message.
 MESSAGE_ID_TAG = "mailroom_id"
 

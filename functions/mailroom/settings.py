@@ -25,6 +25,30 @@ class _Settings(BaseSettings):
         """Environment variable names this function reads."""
         return {f"{ENV_PREFIX}{name}".upper() for name in cls.model_fields}
 
+    @classmethod
+    def environment(cls, **values: object) -> dict[str, str]:
+        """The environment that configures this model: the given values, the model's own
+        defaults for the rest (so a default is written once, here), keyed by the env names.
+        Lists become comma-separated, booleans lower-case, as pydantic-settings reads them.
+        An unknown or missing required field fails now, not in a handler."""
+        unknown = set(values) - set(cls.model_fields)
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        env: dict[str, str] = {}
+        for name, spec in cls.model_fields.items():
+            if name in values:
+                value = values[name]
+            elif not spec.is_required():
+                value = spec.get_default(call_default_factory=True)
+            else:
+                raise ValueError(f"{cls.__name__}.{name} needs a value")
+            if isinstance(value, list | tuple | set):
+                value = ",".join(str(item) for item in value)
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            env[f"{ENV_PREFIX}{name}".upper()] = str(value)
+        return env
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):

@@ -25,14 +25,15 @@ from ..models import (
     TimelineEvent,
 )
 from ..ports import Claim, SoftBounces
+from ..shape import MESSAGES_BY_SES_ID, SUPPRESSIONS_BY_REASON
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-SES_MESSAGE_ID_INDEX = "by_ses_message_id"
+SES_MESSAGE_ID_INDEX = MESSAGES_BY_SES_ID.name
 DYNAMODB_BATCH_WRITE_LIMIT = 25
 DYNAMODB_BATCH_GET_LIMIT = 100
-REASON_INDEX = "by_reason"
+REASON_INDEX = SUPPRESSIONS_BY_REASON.name
 
 
 def _to_ddb(value: Any) -> dict[str, Any]:

@@ -1,0 +1,336 @@
+"""The deployment's shape, as plain data: every function, table, queue, topic and public
+route, with its limits and the AWS access each function needs (DESIGN §1, §6).
+
+It is the one place these facts are written. The CDK constructs (infra/) build the stack
+from it, IAM statements included; the local stack (mailroom_dev/local) creates the same
+tables, queues and topics in moto and wires the same handlers; the handlers read their
+service names and routes here. CDK-free, so it ships in the Lambda asset. Adding a queue or
+a table is one edit here plus the code that uses it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from .settings import ApiSettings, EventsSettings, SenderSettings, _Settings
+
+SERVICE_PREFIX = "mailroom"
+METRICS_NAMESPACE = "Mailroom"
+LOG_LEVEL = "INFO"
+
+# AWS's guidance for Lambda consumers of SQS: visibility timeout at least 6x the timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+DAY_SECONDS = 24 * 3600
+# SQS's maximum retention: mail waiting out a pause, and dead letters, keep this long.
+MAX_RETENTION_SECONDS = 14 * DAY_SECONDS
+
+
+# --- storage --------------------------------------------------------------------------------
+class Projection(StrEnum):
+    ALL = "ALL"
+    KEYS_ONLY = "KEYS_ONLY"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    projection: Projection = Projection.ALL
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.partition_key,) + ((self.sort_key,) if self.sort_key else ())
+
+
+@dataclass(frozen=True)
+class Table:
+    """A DynamoDB table: string keys, on demand. `retain`: it outlives the stack."""
+
+    name: str
+    partition_key: str
+    why: str
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    retain: bool = True
+
+    @property
+    def setting(self) -> str:
+        """The settings field (and so the environment variable) that holds its name."""
+        return f"{self.name}_table"
+
+    def index(self, name: str) -> Index:
+        return next(index for index in self.indexes if index.name == name)
+
+
+MESSAGES_BY_SES_ID = Index("by_ses_message_id", partition_key="ses_message_id")
+# Sparse: only suppression items carry `reason`, so soft-bounce counters never show up.
+SUPPRESSIONS_BY_REASON = Index("by_reason", partition_key="reason", sort_key="created_at")
+
+MESSAGES = Table(
+    "messages", partition_key="id", indexes=(MESSAGES_BY_SES_ID,),
+    why="Each message's status and timeline; SES events find theirs by SES message id.")
+SUPPRESSIONS = Table(
+    "suppressions", partition_key="email", indexes=(SUPPRESSIONS_BY_REASON,),
+    ttl_attribute="ttl",
+    why="The suppression list and soft-bounce counts; `ttl` expires the temporary ones. "
+        "Losing it would mean mailing addresses that bounced or complained.")
+CONTROL = Table(
+    "control", partition_key="name",
+    why="Small operational state such as the sending switch: a paused account stays "
+        "paused across a redeploy.")
+IDEMPOTENCY = Table(
+    "idempotency", partition_key="id", ttl_attribute="expiration", retain=False,
+    why="Powertools idempotency records (its layout: key `id`, TTL `expiration`); "
+        "disposable by design.")
+TABLES = (MESSAGES, SUPPRESSIONS, CONTROL, IDEMPOTENCY)
+
+
+# --- functions' limits (read by the queues below) -------------------------------------------
+API_TIMEOUT_SECONDS = 15  # API Gateway gives up at 29 s anyway
+# Bounds one SQS batch of 10 SES calls with backoff on throttling.
+SENDER_TIMEOUT_SECONDS = 60
+EVENTS_TIMEOUT_SECONDS = 60
+MEMORY_MB = 512  # CPU scales with memory; 512 MB keeps pydantic's cold start short
+
+
+# --- messaging ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue with its dead-letter queue, encrypted and TLS-only."""
+
+    name: str
+    consumer_timeout_seconds: int
+    why: str
+    max_receive_count: int = 8  # tries before a message goes to its DLQ
+    retention_seconds: int = MAX_RETENTION_SECONDS
+    dlq_retention_seconds: int = MAX_RETENTION_SECONDS
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        return self.consumer_timeout_seconds * VISIBILITY_TIMEOUT_FACTOR
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}-dlq"
+
+    @property
+    def setting(self) -> str:
+        return f"{self.name.replace('-', '_')}_queue_url"
+
+
+SEND_QUEUE = Queue(
+    "send", consumer_timeout_seconds=SENDER_TIMEOUT_SECONDS,
+    why="Accepted mail waiting for the sender; it waits out a pause here for up to 14 days.")
+EVENTS_QUEUE = Queue(
+    "ses-events", consumer_timeout_seconds=EVENTS_TIMEOUT_SECONDS,
+    why="SES events between SNS and the events function, so they batch, retry and "
+        "dead-letter instead of being lost.")
+QUEUES = (SEND_QUEUE, EVENTS_QUEUE)
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An SNS topic encrypted with the stack's key. `queues`: subscribed, raw delivery off
+    (the subscriber reads the SNS envelope)."""
+
+    name: str
+    display_name: str
+    why: str
+    queues: tuple[Queue, ...] = ()
+
+    @property
+    def setting(self) -> str:
+        return f"{self.name.replace('-', '_')}_topic_arn"
+
+
+SES_EVENTS_TOPIC = Topic(
+    "ses-events", "Mailroom SES events", queues=(EVENTS_QUEUE,),
+    why="Where the configuration set publishes every SES event.")
+NOTIFICATIONS_TOPIC = Topic(
+    "notifications", "Mailroom notifications",
+    why="One normalised event per message outcome, for apps to subscribe to.")
+TOPICS = (SES_EVENTS_TOPIC, NOTIFICATIONS_TOPIC)
+
+
+@dataclass(frozen=True)
+class SesSending:
+    """Sending through SES with this stack's configuration set and templates."""
+
+    name: str = "ses"
+    setting: str = "configuration_set"
+
+
+SES = SesSending()
+
+Resource = Table | Queue | Topic | SesSending
+
+
+# --- functions ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Access:
+    """Exactly these actions (IAM names without the service prefix) on one resource, and
+    on one of its indexes for a Query. The function's settings get the resource's name."""
+
+    resource: Resource
+    actions: tuple[str, ...]
+    why: str
+    index: Index | None = None
+
+
+# The least maximum concurrency an SQS event source accepts.
+MIN_MAX_CONCURRENCY = 2
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """Lambda's SQS event source mapping, with partial batch failures reported."""
+
+    queue: Queue
+    batch_size: int = 10
+    max_batching_window_seconds: int = 0
+    # Consumers at once (SQS maximum concurrency); a deploy may raise it.
+    max_concurrency: int = MIN_MAX_CONCURRENCY
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str
+    settings: type[_Settings]
+    timeout_seconds: int
+    description: str
+    access: tuple[Access, ...]
+    memory_mb: int = MEMORY_MB
+    event_source: EventSource | None = None
+
+    @property
+    def service(self) -> str:
+        """The Powertools service name: logs, traces and the metrics' `service` dimension."""
+        return f"{SERVICE_PREFIX}-{self.name}"
+
+    @property
+    def wired_settings(self) -> dict[str, Resource]:
+        """Settings fields that name a resource this function uses."""
+        return {access.resource.setting: access.resource for access in self.access}
+
+
+API = Function(
+    "api", "handlers.api.handler", ApiSettings, API_TIMEOUT_SECONDS,
+    "Mailroom HTTP API: validate, record, enqueue",
+    access=(
+        Access(MESSAGES, ("BatchWriteItem", "GetItem", "UpdateItem"),
+               "New messages are written in batches; one the queue refused is closed with "
+               "an update."),
+        Access(SUPPRESSIONS,
+               ("BatchGetItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"),
+               "Suppression lookups (batched) and the manual list; listing by reason "
+               "queries the sparse index, listing all scans.",
+               index=SUPPRESSIONS_BY_REASON),
+        Access(CONTROL, ("GetItem", "PutItem"),
+               "The sending switch: read on requests, set by PUT /v1/sending."),
+        Access(IDEMPOTENCY, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
+               "Powertools idempotency's record lifecycle."),
+        Access(SEND_QUEUE, ("SendMessage",), "Enqueue (SendMessageBatch is SendMessage)."),
+    ),
+)
+SENDER = Function(
+    "sender", "handlers.sender.handler", SenderSettings, SENDER_TIMEOUT_SECONDS,
+    "Sends queued messages through SES",
+    event_source=EventSource(SEND_QUEUE),
+    access=(
+        Access(MESSAGES, ("GetItem", "UpdateItem"),
+               "Claim a message (a conditional update), then record the outcome."),
+        Access(SUPPRESSIONS, ("GetItem",), "Re-check suppression right before sending."),
+        Access(CONTROL, ("GetItem",), "While sending is paused, mail goes back to wait."),
+        Access(SEND_QUEUE, ("SendMessage", "ChangeMessageVisibility"),
+               "Back off through visibility; a paused message re-enters as a fresh one."),
+        Access(NOTIFICATIONS_TOPIC, ("Publish",), "Suppressed and failed sends."),
+        Access(SES, ("SendEmail", "GetAccount"),
+               "Send with the stack's templates and configuration set; read the quota."),
+    ),
+)
+EVENTS = Function(
+    "events", "handlers.events.handler", EventsSettings, EVENTS_TIMEOUT_SECONDS,
+    "Applies SES events: message timeline, suppressions, notifications",
+    event_source=EventSource(EVENTS_QUEUE),
+    access=(
+        Access(MESSAGES, ("GetItem", "UpdateItem", "Query"),
+               "Find a message by SES message id, append to its timeline, move its status.",
+               index=MESSAGES_BY_SES_ID),
+        Access(SUPPRESSIONS, ("GetItem", "UpdateItem"),
+               "Suppress and count soft bounces: conditional updates on the address's item."),
+        Access(NOTIFICATIONS_TOPIC, ("Publish",), "One notification per outcome."),
+    ),
+)
+FUNCTIONS = (API, SENDER, EVENTS)
+
+
+# --- the HTTP API -----------------------------------------------------------------------------
+Method = Literal["GET", "POST", "PUT", "DELETE"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route of the HTTP API; `path` in Powertools' syntax (`<name>` parameters). Every
+    route needs the x-api-key header unless `public` (DESIGN §4)."""
+
+    method: Method
+    path: str
+    operation_id: str
+    public: bool = False
+
+    @property
+    def openapi_path(self) -> str:
+        return self.path.replace("<", "{").replace(">", "}")
+
+
+@dataclass(frozen=True)
+class Routes:
+    send_email: Route = Route("POST", "/v1/emails", "sendEmail")
+    send_batch: Route = Route("POST", "/v1/emails/batch", "sendEmailBatch")
+    get_email: Route = Route("GET", "/v1/emails/<message_id>", "getEmail")
+    list_suppressions: Route = Route("GET", "/v1/suppressions", "listSuppressions")
+    get_suppression: Route = Route("GET", "/v1/suppressions/<email>", "getSuppression")
+    put_suppression: Route = Route("PUT", "/v1/suppressions/<email>", "putSuppression")
+    delete_suppression: Route = Route("DELETE", "/v1/suppressions/<email>",
+                                      "deleteSuppression")
+    list_templates: Route = Route("GET", "/v1/templates", "listTemplates")
+    preview_template: Route = Route("POST", "/v1/templates/<name>/preview", "previewTemplate")
+    get_sending: Route = Route("GET", "/v1/sending", "getSending")
+    put_sending: Route = Route("PUT", "/v1/sending", "putSending")
+    health: Route = Route("GET", "/v1/health", "getHealth", public=True)
+    openapi: Route = Route("GET", "/v1/openapi.json", "getOpenApi", public=True)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(getattr(self, name) for name in self.__dataclass_fields__)
+
+    @property
+    def public(self) -> tuple[Route, ...]:
+        return tuple(route for route in self if route.public)
+
+
+ROUTES = Routes()
+API_PREFIX = "/v1"
+API_STAGE = "prod"
+
+# API Gateway accepts 10 MB; nobody needs that for templated mail.
+MAX_REQUEST_BODY_BYTES = 512 * 1024
+# SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
+MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
+MAX_BATCH_ITEMS = 100
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Everything above, for code that walks the whole deployment (tests, the local stack)."""
+
+    functions: tuple[Function, ...] = FUNCTIONS
+    tables: tuple[Table, ...] = TABLES
+    queues: tuple[Queue, ...] = QUEUES
+    topics: tuple[Topic, ...] = TOPICS
+    routes: Routes = field(default_factory=Routes)
+
+
+SHAPE = Shape()
