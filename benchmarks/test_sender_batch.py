@@ -4,6 +4,7 @@ SES round trip, not ten."""
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import boto3
 import pytest
@@ -25,13 +26,15 @@ class SlowMailer(FakeMailer):
 @pytest.fixture
 def sender(function_env, messages_table, send_queue):
     from handlers import sender as module
+    from mailroom.settings import SenderSettings
 
-    module._dependencies()["sender"].mailer = SlowMailer()
-    return module, DynamoMessageStore(messages_table), send_queue["url"]
+    deps = module.Dependencies.from_settings(SenderSettings(), mailer=SlowMailer())
+    return partial(module.handler, deps=deps), DynamoMessageStore(messages_table), \
+        send_queue["url"]
 
 
 def test_a_batch_of_ten_takes_about_one_ses_round_trip(sender, benchmark):
-    module, store, queue_url = sender
+    handler, store, queue_url = sender
     sqs = boto3.client("sqs", region_name="us-east-1")
 
     def batch_of_ten():
@@ -48,8 +51,8 @@ def test_a_batch_of_ten_takes_about_one_ses_round_trip(sender, benchmark):
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
                                        AttributeNames=["All"])["Messages"]
         started = time.perf_counter()
-        response = module.handler(sqs_event(messages, "arn:aws:sqs:us-east-1:1:send"),
-                                  LambdaContext())
+        response = handler(sqs_event(messages, "arn:aws:sqs:us-east-1:1:send"),
+                           LambdaContext())
         elapsed = time.perf_counter() - started
         for message in messages:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

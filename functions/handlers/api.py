@@ -4,6 +4,7 @@ map domain errors to the contract's error bodies in one place."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
@@ -28,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from mailroom import shape
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.errors import (
     IdempotencyConflict,
@@ -43,12 +45,13 @@ from mailroom.models import (
     SuppressionReason,
     utcnow,
 )
-from mailroom.settings import api_settings
-from mailroom.shape import MAX_BATCH_ITEMS, MAX_REQUEST_BODY_BYTES
+from mailroom.ports import MessageStore, SendingSwitch, SuppressionStore
+from mailroom.settings import ApiSettings, api_settings
+from mailroom.shape import MAX_BATCH_ITEMS, MAX_REQUEST_BODY_BYTES, ROUTES, Route
 
-logger = Logger(service="mailroom-api")
-tracer = Tracer(service="mailroom-api")
-metrics = Metrics(namespace="Mailroom", service="mailroom-api")
+logger = Logger(service=shape.API.service)
+tracer = Tracer(service=shape.API.service)
+metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.API.service)
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(
     title="Mailroom API",
@@ -117,33 +120,54 @@ class SuppressionUpdate(BaseModel):
 
 
 # --- dependencies, built once per container --------------------------------------------
-@cache
-def _dependencies() -> dict[str, Any]:
-    from mailroom.adapters.dynamodb import (
-        DynamoMessageStore,
-        DynamoSendingSwitch,
-        DynamoSuppressionStore,
-    )
-    from mailroom.adapters.sqs import SqsSendQueue
-    from mailroom.templates import TemplateCatalog
+@dataclass(frozen=True)
+class Dependencies:
+    """What the api function works with, built once per container."""
 
-    settings = api_settings()
-    messages = DynamoMessageStore(settings.messages_table)
-    suppressions = DynamoSuppressionStore(settings.suppressions_table)
-    switch = DynamoSendingSwitch(settings.control_table)
-    acceptor = Acceptor(
-        messages=messages,
-        suppressions=suppressions,
-        queue=SqsSendQueue(settings.send_queue_url),
-        catalog=TemplateCatalog.load(),
-        default_from=settings.default_from,
-        allowed_senders=settings.allowed_senders,
-        check_deliverability=settings.check_deliverability,
-        switch=switch,
-    )
-    return {"acceptor": acceptor, "messages": messages, "suppressions": suppressions,
-            "switch": switch,
-            "idempotent": _idempotent_accept(settings.idempotency_table, acceptor)}
+    acceptor: Acceptor
+    messages: MessageStore
+    suppressions: SuppressionStore
+    switch: SendingSwitch
+    # `acceptor.accept` behind Powertools idempotency (see _idempotent_accept).
+    idempotent_accept: Any
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> Dependencies:
+        from mailroom.adapters.dynamodb import (
+            DynamoMessageStore,
+            DynamoSendingSwitch,
+            DynamoSuppressionStore,
+        )
+        from mailroom.adapters.sqs import SqsSendQueue
+        from mailroom.templates import TemplateCatalog
+
+        messages = DynamoMessageStore(settings.messages_table)
+        suppressions = DynamoSuppressionStore(settings.suppressions_table)
+        switch = DynamoSendingSwitch(settings.control_table)
+        acceptor = Acceptor(
+            messages=messages,
+            suppressions=suppressions,
+            queue=SqsSendQueue(settings.send_queue_url),
+            catalog=TemplateCatalog.load(),
+            default_from=settings.default_from,
+            allowed_senders=settings.allowed_senders,
+            check_deliverability=settings.check_deliverability,
+            switch=switch,
+        )
+        return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
+                   switch=switch,
+                   idempotent_accept=_idempotent_accept(settings.idempotency_table, acceptor))
+
+
+@cache
+def dependencies() -> Dependencies:
+    return Dependencies.from_settings(api_settings())
+
+
+def _deps() -> Dependencies:
+    """This invocation's dependencies (the handler puts them in the resolver's context)."""
+    deps: Dependencies = app.context["deps"]
+    return deps
 
 
 def _idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
@@ -177,12 +201,12 @@ def _accept(request: EmailRequest, header_key: str | None) -> dict[str, str]:
     )
 
     key = request.idempotency_key or header_key
-    deps = _dependencies()
+    deps = _deps()
     if not key:
-        return deps["acceptor"].accept(request)
+        return deps.acceptor.accept(request)
     payload = request.model_dump(mode="json", by_alias=True, exclude={"idempotency_key"})
     try:
-        return deps["idempotent"](keyed={"key": key, "body": payload})
+        return deps.idempotent_accept(keyed={"key": key, "body": payload})
     except IdempotencyValidationError:
         raise IdempotencyConflict(
             "This idempotency key was used within 24 hours with a different body. Use a new "
@@ -194,14 +218,22 @@ def _accept(request: EmailRequest, header_key: str | None) -> dict[str, str]:
 
 
 # --- routes ------------------------------------------------------------------------------
-@app.post("/v1/emails", summary="Send one templated email", responses=ACCEPT_RESPONSES)
+def route(declared: Route, **kwargs: Any) -> Any:
+    """Register a route as mailroom.shape declares it: method, path, operation id, auth."""
+    if declared.public:
+        kwargs["security"] = [{}]
+    return app.route(declared.path, method=declared.method,
+                     operation_id=declared.operation_id, **kwargs)
+
+
+@route(ROUTES.send_email, summary="Send one templated email", responses=ACCEPT_RESPONSES)
 def send_email(body: Annotated[EmailRequest, Body()]):
     result = _accept(body, _header("Idempotency-Key"))
     metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
     return Response(status_code=202, content_type="application/json", body=result)
 
 
-@app.post("/v1/emails/batch", summary="Send up to 100 emails; each item accepted or refused",
+@route(ROUTES.send_batch, summary="Send up to 100 emails; each item accepted or refused",
           responses={202: {"description": "A result per item, in request order"},
                      **_errors(400, 413, 422, 503)})
 def send_batch(body: Annotated[BatchRequest, Body()]):
@@ -226,7 +258,7 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
                 "code": "validation_error", "message": "The item is not a valid email request.",
                 "details": [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]}
                             for e in error.errors()]}}
-    accepted = _dependencies()["acceptor"].accept_many([request for _, request in unkeyed])
+    accepted = _deps().acceptor.accept_many([request for _, request in unkeyed])
     for (index, _), result in zip(unkeyed, accepted, strict=True):
         results[index] = result.to_body() if isinstance(result, MailroomError) else result
     ordered = [{"index": index, **results[index]} for index in range(len(body.emails))]
@@ -236,39 +268,39 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
                     body={"results": ordered})
 
 
-@app.get("/v1/emails/<message_id>", summary="A message's status and timeline",
+@route(ROUTES.get_email, summary="A message's status and timeline",
          responses={200: {"description": "The message"}, **_errors(404)})
 def get_email(message_id: str) -> dict[str, Any]:
     # Ids are UUIDs; anything far longer is not one of ours (and DynamoDB keys stop at 2 KB).
-    message = _dependencies()["messages"].get(message_id) if len(message_id) <= 100 else None
+    message = _deps().messages.get(message_id) if len(message_id) <= 100 else None
     if message is None:
         raise NotFound(f"No message with id {message_id}.", details={"id": message_id})
     return message.to_api()
 
 
-@app.get("/v1/suppressions", summary="List suppressed addresses")
+@route(ROUTES.list_suppressions, summary="List suppressed addresses")
 def list_suppressions(
     reason: Annotated[SuppressionReason | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    items, next_cursor = _dependencies()["suppressions"].list(utcnow(), reason, limit, cursor)
+    items, next_cursor = _deps().suppressions.list(utcnow(), reason, limit, cursor)
     return {"items": [item.to_api() for item in items], "next_cursor": next_cursor}
 
 
-@app.get("/v1/suppressions/<email>", summary="Whether an address is suppressed, and why",
+@route(ROUTES.get_suppression, summary="Whether an address is suppressed, and why",
          responses={200: {"description": "The entry"}, **_errors(404)})
 def get_suppression(email: str) -> dict[str, Any]:
     from mailroom.addresses import normalize
 
     address = normalize(_unquote(email))
-    suppression = _dependencies()["suppressions"].get(address, utcnow())
+    suppression = _deps().suppressions.get(address, utcnow())
     if suppression is None:
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
     return suppression.to_api()
 
 
-@app.put("/v1/suppressions/<email>", summary="Suppress an address by hand")
+@route(ROUTES.put_suppression, summary="Suppress an address by hand")
 def put_suppression(email: str, body: Annotated[SuppressionUpdate, Body()]) -> dict[str, Any]:
     from mailroom.addresses import validate
 
@@ -277,22 +309,22 @@ def put_suppression(email: str, body: Annotated[SuppressionUpdate, Body()]) -> d
         "email": address, "reason": body.reason, "created_at": utcnow(),
         "expires_at": body.expires_at, "source": "api", "note": body.note,
     })
-    _dependencies()["suppressions"].put(suppression)
+    _deps().suppressions.put(suppression)
     return suppression.to_api()
 
 
-@app.delete("/v1/suppressions/<email>", summary="Remove an address from the suppression list",
+@route(ROUTES.delete_suppression, summary="Remove an address from the suppression list",
             responses={204: {"description": "Removed"}, **_errors(404)})
 def delete_suppression(email: str):
     from mailroom.addresses import normalize
 
     address = normalize(_unquote(email))
-    if not _dependencies()["suppressions"].delete(address):
+    if not _deps().suppressions.delete(address):
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
     return Response(status_code=204, body=None)
 
 
-@app.get("/v1/templates", summary="Templates and the variables each needs")
+@route(ROUTES.list_templates, summary="Templates and the variables each needs")
 def list_templates() -> dict[str, Any]:
     from mailroom.templates import TemplateCatalog
 
@@ -308,7 +340,7 @@ class PreviewRequest(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-@app.post("/v1/templates/<name>/preview", summary="Render a template with data")
+@route(ROUTES.preview_template, summary="Render a template with data")
 def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict[str, str]:
     from mailroom.errors import UnknownTemplate
     from mailroom.templates import TemplateCatalog
@@ -321,9 +353,9 @@ def preview_template(name: str, body: Annotated[PreviewRequest, Body()]) -> dict
     return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
 
 
-@app.get("/v1/health", summary="Liveness and whether sending is enabled", security=[{}])
+@route(ROUTES.health, summary="Liveness and whether sending is enabled")
 def health() -> dict[str, str]:
-    state = _dependencies()["switch"].state()
+    state = _deps().switch.state()
     return {"status": "ok", "sending": "paused" if state.paused else "enabled"}
 
 
@@ -332,20 +364,20 @@ class SendingUpdate(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-@app.get("/v1/sending", summary="Whether sending is paused, since when and why")
+@route(ROUTES.get_sending, summary="Whether sending is paused, since when and why")
 def get_sending() -> dict[str, Any]:
-    return _dependencies()["switch"].state().to_api()
+    return _deps().switch.state().to_api()
 
 
-@app.put("/v1/sending", summary="Pause or resume sending")
+@route(ROUTES.put_sending, summary="Pause or resume sending")
 def put_sending(body: Annotated[SendingUpdate, Body()]) -> dict[str, Any]:
     state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api")
-    _dependencies()["switch"].set(state)
+    _deps().switch.set(state)
     logger.warning("sending switched", paused=body.paused, reason=body.reason)
     return state.to_api()
 
 
-@app.get("/v1/openapi.json", summary="This API's OpenAPI document", security=[{}])
+@route(ROUTES.openapi, summary="This API's OpenAPI document")
 def openapi():
     return Response(status_code=200, content_type="application/json", body=_openapi_document())
 
@@ -408,7 +440,10 @@ def _unquote(value: str) -> str:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any,
+            deps: Dependencies | None = None) -> dict[str, Any]:
+    """Lambda's entry point; tests pass `deps` built with fakes."""
+    deps = deps or dependencies()
     body = event.get("body") or ""
     if len(body.encode() if isinstance(body, str) else body) > MAX_REQUEST_BODY_BYTES:
         error = PayloadTooLarge(
@@ -422,7 +457,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if refusal:
             return refusal
     # Lets idempotency records expire if this invocation times out mid-request.
-    _dependencies()["idempotent"].config.register_lambda_context(context)
+    deps.idempotent_accept.config.register_lambda_context(context)
+    app.append_context(deps=deps)  # cleared by the resolver after each invocation
     return app.resolve(event, context)
 
 

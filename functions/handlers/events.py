@@ -9,10 +9,9 @@ the DLQ, its reason logged each time. Also accepts SNS → Lambda directly (`Eve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -26,50 +25,59 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mailroom import shape
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.ports import MessageStore, Publisher, SuppressionStore
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
-from mailroom.settings import events_settings
+from mailroom.settings import EventsSettings, events_settings
 
-logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "mailroom-events"))
-tracer = Tracer()
-metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "Mailroom"))
+logger = Logger(service=shape.EVENTS.service)
+tracer = Tracer(service=shape.EVENTS.service)
+metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.EVENTS.service)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @dataclass(frozen=True)
 class Dependencies:
+    """What the events function works with, built once per container."""
+
     messages: MessageStore
     suppressions: SuppressionStore
     publisher: Publisher
     policy: SuppressionPolicy
 
+    @classmethod
+    def from_settings(cls, settings: EventsSettings) -> Dependencies:
+        from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+        from mailroom.adapters.sns import SnsPublisher
 
-@lru_cache(maxsize=1)
-def _dependencies() -> Dependencies:
-    """Built at first use, once per container, so importing this module needs no environment.
-    Tests replace this function to inject in-memory fakes."""
-    from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
-    from mailroom.adapters.sns import SnsPublisher
+        return cls(
+            messages=DynamoMessageStore(settings.messages_table),
+            suppressions=DynamoSuppressionStore(settings.suppressions_table),
+            publisher=SnsPublisher(settings.notifications_topic_arn),
+            policy=SuppressionPolicy.from_settings(settings),
+        )
 
-    settings = events_settings()
-    return Dependencies(
-        messages=DynamoMessageStore(settings.messages_table),
-        suppressions=DynamoSuppressionStore(settings.suppressions_table),
-        publisher=SnsPublisher(settings.notifications_topic_arn),
-        policy=SuppressionPolicy.from_settings(settings),
-    )
+
+@cache
+def dependencies() -> Dependencies:
+    """Built at first use, so importing this module needs no environment."""
+    return Dependencies.from_settings(events_settings())
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any] | None:
+def handler(event: dict[str, Any], context: LambdaContext,
+            deps: Dependencies | None = None) -> Mapping[str, Any] | None:
+    """Lambda's entry point; tests pass `deps` built with fakes."""
+    deps = deps or dependencies()
     if _is_sns_invocation(event):
-        _handle_sns(event)
+        _handle_sns(event, deps)
         return None
     return process_partial_response(
-        event=event, record_handler=_handle_sqs_record, processor=processor, context=context
+        event=event, record_handler=partial(_handle_sqs_record, deps=deps),
+        processor=processor, context=context,
     )
 
 
@@ -78,19 +86,20 @@ def _is_sns_invocation(event: dict[str, Any]) -> bool:
     return records[0].get("EventSource") == "aws:sns"
 
 
-def _handle_sns(event: dict[str, Any]) -> None:
+def _handle_sns(event: dict[str, Any], deps: Dependencies) -> None:
     for record in SNSEvent(event).records:
         _process(
+            deps,
             record_id=record.sns.message_id,
             parse=partial(parse_sns_message, record.sns.message),
         )
 
 
-def _handle_sqs_record(record: SQSRecord) -> None:
-    _process(record_id=record.message_id, parse=lambda: parse_sqs_body(record.body))
+def _handle_sqs_record(record: SQSRecord, deps: Dependencies) -> None:
+    _process(deps, record_id=record.message_id, parse=lambda: parse_sqs_body(record.body))
 
 
-def _process(record_id: str, parse: Callable[[], list[SesEvent]]) -> None:
+def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEvent]]) -> None:
     """One record: parse it, apply its events. Any failure is logged with its reason and
     re-raised, so the record is retried (and dead-lettered), never silently dropped."""
     logger.set_correlation_id(record_id)
@@ -113,13 +122,12 @@ def _process(record_id: str, parse: Callable[[], list[SesEvent]]) -> None:
         mailroom_id=first.mailroom_id,
     ):
         try:
-            dependencies = _dependencies()
             published = record_outcomes(
                 events,
-                messages=dependencies.messages,
-                suppressions=dependencies.suppressions,
-                publisher=dependencies.publisher,
-                policy=dependencies.policy,
+                messages=deps.messages,
+                suppressions=deps.suppressions,
+                publisher=deps.publisher,
+                policy=deps.policy,
             )
         except Exception:
             logger.exception("Could not apply SES event record; it will be retried")

@@ -5,9 +5,11 @@ later through SQS visibility with exponential backoff and jitter."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -19,121 +21,148 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from mailroom import shape
 from mailroom.models import SendRequest
 from mailroom.pacing import retry_delay
+from mailroom.ports import Mailer
 from mailroom.send import Sender, SendResult
 from mailroom.sending import MessageBusy, TransientSendError
-from mailroom.settings import sender_settings
+from mailroom.settings import SenderSettings, sender_settings
 
 INVOCATION_MARGIN_SECONDS = 10
-logger = Logger(service="mailroom-sender")
-tracer = Tracer(service="mailroom-sender")
-metrics = Metrics(namespace="Mailroom", service="mailroom-sender")
+logger = Logger(service=shape.SENDER.service)
+tracer = Tracer(service=shape.SENDER.service)
+metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.SENDER.service)
 # Every record failing is reported like any partial failure, not raised: same effect on SQS,
 # and the handler's answer stays one shape.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+@dataclass(frozen=True)
+class Dependencies:
+    """What the sender function works with, built once per container."""
+
+    sender: Sender
+    sqs: Any  # to back off through a message's visibility
+    queue_url: str
+    # Threads, not the default executor: its size follows the CPU count, and SES calls
+    # wait on the network, not the CPU.
+    executor: ThreadPoolExecutor
+    max_receive_count: int
+    # Seconds before the next attempt, given the attempt that failed.
+    retry_delay: Callable[[int], int]
+    lease_seconds: int
+
+    @classmethod
+    def from_settings(cls, settings: SenderSettings, *, mailer: Mailer | None = None,
+                      sqs: Any = None) -> Dependencies:
+        """The AWS adapters; a test may hand in its own `mailer` or SQS client."""
+        import boto3
+
+        from mailroom.adapters.dynamodb import (
+            DynamoMessageStore,
+            DynamoSendingSwitch,
+            DynamoSuppressionStore,
+        )
+        from mailroom.adapters.ses import SesMailer
+        from mailroom.adapters.sns import SnsPublisher
+        from mailroom.adapters.sqs import SqsSendQueue
+        from mailroom.pacing import SendPacer
+
+        ses = SesMailer(settings.configuration_set, settings.template_prefix)
+        fleet_rate = settings.max_send_rate or ses.max_send_rate()
+        sqs = sqs or boto3.client("sqs")
+        # The fleet shares the account's rate; each instance takes its share.
+        pacer = SendPacer(fleet_rate / max(1, settings.fleet_concurrency))
+        sender = Sender(
+            messages=DynamoMessageStore(settings.messages_table),
+            suppressions=DynamoSuppressionStore(settings.suppressions_table),
+            mailer=mailer or ses,
+            publisher=SnsPublisher(settings.notifications_topic_arn),
+            pacer=pacer,
+            queue=SqsSendQueue(settings.send_queue_url, client=sqs),
+            switch=DynamoSendingSwitch(settings.control_table),
+            lease=timedelta(seconds=settings.lease_seconds),
+        )
+        return cls(sender=sender, sqs=sqs, queue_url=settings.send_queue_url,
+                   executor=ThreadPoolExecutor(max_workers=settings.send_concurrency,
+                                               thread_name_prefix="send"),
+                   max_receive_count=settings.max_receive_count,
+                   retry_delay=partial(retry_delay, base=settings.retry_base_seconds),
+                   lease_seconds=settings.lease_seconds)
+
+
 @cache
-def _dependencies() -> dict[str, Any]:
-    import boto3
-
-    from mailroom.adapters.dynamodb import (
-        DynamoMessageStore,
-        DynamoSendingSwitch,
-        DynamoSuppressionStore,
-    )
-    from mailroom.adapters.ses import SesMailer
-    from mailroom.adapters.sns import SnsPublisher
-    from mailroom.adapters.sqs import SqsSendQueue
-    from mailroom.pacing import SendPacer
-
-    settings = sender_settings()
-    mailer = SesMailer(settings.configuration_set, settings.template_prefix)
-    # The fleet shares the account's rate; each instance takes its share.
-    fleet_rate = settings.max_send_rate or mailer.max_send_rate()
-    pacer = SendPacer(fleet_rate / max(1, settings.fleet_concurrency))
-    sender = Sender(
-        messages=DynamoMessageStore(settings.messages_table),
-        suppressions=DynamoSuppressionStore(settings.suppressions_table),
-        mailer=mailer,
-        publisher=SnsPublisher(settings.notifications_topic_arn),
-        pacer=pacer,
-        queue=SqsSendQueue(settings.send_queue_url),
-        switch=DynamoSendingSwitch(settings.control_table),
-        lease=timedelta(seconds=settings.lease_seconds),
-    )
-    return {"sender": sender, "sqs": boto3.client("sqs"),
-            # Threads, not the default executor: its size follows the CPU count, and SES
-            # calls wait on the network, not the CPU.
-            "executor": ThreadPoolExecutor(max_workers=settings.send_concurrency,
-                                           thread_name_prefix="send"),
-            "max_receive_count": settings.max_receive_count,
-            "retry_base_seconds": settings.retry_base_seconds,
-            "lease_seconds": settings.lease_seconds,
-            "queue_url": settings.send_queue_url}
+def dependencies() -> Dependencies:
+    return Dependencies.from_settings(sender_settings())
 
 
-def send_record(record: SQSRecord) -> SendResult:
-    deps = _dependencies()
+def send_record(record: SQSRecord, deps: Dependencies,
+                time_left: Callable[[], float] | None = None) -> SendResult:
     request = SendRequest.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
     logger.append_keys(message_id=request.id, attempt=attempt)
     try:
-        result = deps["sender"].send(request)
+        result = deps.sender.send(request, time_left=time_left)
     except MessageBusy as error:
         # Not a failed attempt: look again once the other worker's claim has lapsed.
-        _retry_in(record, deps["lease_seconds"])
+        _retry_in(deps, record, deps.lease_seconds)
         logger.info("message busy, looking again later", reason=str(error))
         raise
     except Exception as error:
-        _after_failed_attempt(record, request, attempt, error)
+        _after_failed_attempt(deps, record, request, attempt, error)
         raise
     metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)
+    logger.info(f"send {result.value}", result=result.value)
     return result
 
 
-def _after_failed_attempt(record: SQSRecord, request: SendRequest, attempt: int,
-                          error: Exception) -> None:
+def _after_failed_attempt(deps: Dependencies, record: SQSRecord, request: SendRequest,
+                          attempt: int, error: Exception) -> None:
     """Back off through the message's visibility; on the last attempt, record why before
     SQS moves it to the dead-letter queue — whatever failed (SES, DynamoDB, a bug)."""
-    deps = _dependencies()
     metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
-    if attempt >= deps["max_receive_count"]:
+    if attempt >= deps.max_receive_count:
         logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
         try:
-            deps["sender"].give_up(request, attempt, error)
+            deps.sender.give_up(request, attempt, error)
         finally:
-            _retry_in(record, 0)  # visible at once, so SQS moves it to the DLQ
+            _retry_in(deps, record, 0)  # visible at once, so SQS moves it to the DLQ
         return
-    delay = retry_delay(attempt, base=deps["retry_base_seconds"])
+    delay = deps.retry_delay(attempt)
     if isinstance(error, TransientSendError) and error.ambiguous:
-        delay = max(delay, deps["lease_seconds"])  # SES may have it: let the Send event land
+        delay = max(delay, deps.lease_seconds)  # SES may have it: let the Send event land
     logger.warning("send attempt failed, retrying", retry_in_seconds=delay, error=str(error),
                    exc_info=not isinstance(error, TransientSendError))
-    _retry_in(record, delay)
+    _retry_in(deps, record, delay)
 
 
-def _retry_in(record: SQSRecord, seconds: int) -> None:
-    deps = _dependencies()
-    deps["sqs"].change_message_visibility(
-        QueueUrl=deps["queue_url"], ReceiptHandle=record.receipt_handle,
+def _retry_in(deps: Dependencies, record: SQSRecord, seconds: int) -> None:
+    deps.sqs.change_message_visibility(
+        QueueUrl=deps.queue_url, ReceiptHandle=record.receipt_handle,
         VisibilityTimeout=seconds)
 
 
-async def _send_record_async(record: SQSRecord) -> str:
-    executor = _dependencies()["executor"]
-    result = await asyncio.get_running_loop().run_in_executor(executor, send_record, record)
+async def _send_record_async(record: SQSRecord, deps: Dependencies,
+                             time_left: Callable[[], float]) -> str:
+    result = await asyncio.get_running_loop().run_in_executor(
+        deps.executor, send_record, record, deps, time_left)
     return result.value
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Never wait for a send slot past the invocation's end: keep a margin to record results.
-    _dependencies()["sender"].time_left = (
-        lambda: context.get_remaining_time_in_millis() / 1000 - INVOCATION_MARGIN_SECONDS)
+def handler(event: dict[str, Any], context: Any,
+            deps: Dependencies | None = None) -> dict[str, Any]:
+    """Lambda's entry point; tests pass `deps` built with fakes."""
+    deps = deps or dependencies()
+
+    def time_left() -> float:
+        # Never wait for a send slot past the invocation's end: keep a margin to record.
+        return context.get_remaining_time_in_millis() / 1000 - INVOCATION_MARGIN_SECONDS
+
     return async_process_partial_response(
-        event=event, record_handler=_send_record_async, processor=processor, context=context
+        event=event, record_handler=partial(_send_record_async, deps=deps, time_left=time_left),
+        processor=processor, context=context,
     )

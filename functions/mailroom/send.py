@@ -64,7 +64,7 @@ class SendResult(StrEnum):
     FAILED = "failed"  # permanent failure, recorded
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sender:
     messages: MessageStore
     suppressions: SuppressionStore
@@ -76,12 +76,12 @@ class Sender:
     lease: timedelta = timedelta(seconds=60)
     throttle_retries: int = 3
     clock: Callable[[], datetime] = field(default=utcnow)
-    # Seconds this invocation may still spend waiting for a send slot (None: no limit).
-    time_left: Callable[[], float] | None = None
 
-    def send(self, request: SendRequest) -> SendResult:
-        """Send one message. Raises `TransientSendError` when an attempt failed and should
-        be retried later, `MessageBusy` when it was not this worker's turn."""
+    def send(self, request: SendRequest,
+             time_left: Callable[[], float] | None = None) -> SendResult:
+        """Send one message. `time_left`: seconds this invocation may still spend waiting for
+        a send slot (None: no limit). Raises `TransientSendError` when an attempt failed and
+        should be retried later, `MessageBusy` when it was not this worker's turn."""
         if self.switch and self.queue and self.switch.state().paused:
             return self._defer(request, PAUSED_RECHECK_SECONDS)
         claim = self.messages.claim(request.id, self.clock(), self.lease)
@@ -104,7 +104,7 @@ class Sender:
             return SendResult.SUPPRESSED
 
         try:
-            ses_message_id = self._send_paced(request)
+            ses_message_id = self._send_paced(request, time_left)
         except TransientSendError as error:
             if error.ambiguous:
                 raise  # keep the claim: SES may have it, and its Send event will tell
@@ -121,12 +121,12 @@ class Sender:
         self.messages.record_sent(request.id, ses_message_id, self.clock())
         return SendResult.SENT
 
-    def _send_paced(self, request: SendRequest) -> str:
+    def _send_paced(self, request: SendRequest, time_left: Callable[[], float] | None) -> str:
         """On throttling, slow down and try again here rather than fail: the pacer halves
         its rate, so the retry waits its (longer) turn. Other transient errors, and
         throttling that outlasts `throttle_retries`, go back to SQS for a later attempt."""
         for attempt in range(self.throttle_retries + 1):
-            max_wait = self.time_left() if self.time_left else None
+            max_wait = time_left() if time_left else None
             if self.pacer and not self.pacer.acquire(max_wait):
                 raise TransientSendError("No send slot before this invocation ends.",
                                          throttled=True)

@@ -80,6 +80,7 @@ def run_sender(sender, api, recording, resources) -> None:  # noqa: F811
     """A sent message, a transient failure (backs off), an address suppressed after it was
     accepted (published), then a message that waits while sending is paused (requeued)."""
     from mailroom.sending import TransientSendError
+    from mailroom.settings import SenderSettings
 
     def api_call(method, path, body=None):
         recording.current = "handlers.api.handler"
@@ -90,12 +91,13 @@ def run_sender(sender, api, recording, resources) -> None:  # noqa: F811
         sqs = boto3.client("sqs", region_name="us-east-1")
         messages = sqs.receive_message(QueueUrl=resources.send_queue.url,
                                        MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
-        sender._dependencies.cache_clear()  # a fresh instance reads the switch afresh
         mailer = FakeMailer()
         mailer.failures["fails@example.com"] = TransientSendError("InternalFailure")
-        sender._dependencies()["sender"].mailer = mailer
         recording.current = "handlers.sender.handler"
-        sender.handler(sqs_event(messages, resources.send_queue.arn), LambdaContext())
+        # A fresh container each time, so the sending switch is read afresh.
+        deps = sender.Dependencies.from_settings(SenderSettings(), mailer=mailer)
+        sender.handler(sqs_event(messages, resources.send_queue.arn), LambdaContext(),
+                       deps=deps)
 
     for to in ("ok@example.com", "fails@example.com", "late@example.com"):
         api_call("POST", "/v1/emails", {**WELCOME, "to": to})
@@ -107,7 +109,7 @@ def run_sender(sender, api, recording, resources) -> None:  # noqa: F811
 
 
 def run_events(module) -> None:
-    module._dependencies.cache_clear()
+    module.dependencies.cache_clear()
     for sample in ("sqs-sns-send.json", "sqs-sns-delivery.json",
                    "sqs-sns-bounce-permanent-general.json",
                    "sqs-sns-bounce-transient-mailboxfull.json", "sqs-sns-complaint-abuse.json"):
@@ -120,7 +122,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(
 
     recorded, recording = calls
     recording.current = "handlers.api.handler"
-    api._dependencies.cache_clear()
+    api.dependencies.cache_clear()
     run_api(api)
     recording.current = "test"
     boto3.client("sqs", region_name="us-east-1").purge_queue(QueueUrl=resources.send_queue.url)
@@ -128,7 +130,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_role(
     recording.current = "handlers.events.handler"
     run_events(events)
     for module in (api, sender, events):
-        module._dependencies.cache_clear()
+        module.dependencies.cache_clear()
 
     for handler in ("handlers.api.handler", "handlers.sender.handler",
                     "handlers.events.handler"):

@@ -91,7 +91,7 @@ def function_env(monkeypatch, resources) -> Iterator[dict[str, str]]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     caches = (settings.api_settings, settings.sender_settings, settings.events_settings,
-              api._dependencies, sender._dependencies, events._dependencies)
+              api.dependencies, sender.dependencies, events.dependencies)
     for cached in caches:
         cached.cache_clear()
     yield env

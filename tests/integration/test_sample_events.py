@@ -38,9 +38,10 @@ def test_each_api_sample_gets_the_answer_its_name_promises(function_env, name, s
 
 def test_the_send_queue_sample_is_sent(function_env, messages_table):
     from handlers import sender
+    from mailroom.settings import SenderSettings
 
     mailer = FakeMailer()
-    sender._dependencies()["sender"].mailer = mailer
+    deps = sender.Dependencies.from_settings(SenderSettings(), mailer=mailer)
     store = DynamoMessageStore(messages_table)
     batch = sample("sqs-send-batch.json")
     for record in batch["Records"]:
@@ -50,7 +51,7 @@ def test_the_send_queue_sample_is_sent(function_env, messages_table):
                              from_address=request.from_address, template=request.template,
                              created_at=now, updated_at=now))
 
-    response = sender.handler(batch, LambdaContext())
+    response = sender.handler(batch, LambdaContext(), deps=deps)
 
     assert response == {"batchItemFailures": []}
     assert sorted(r.to for r in mailer.sent) == ["bounce@simulator.amazonses.com",

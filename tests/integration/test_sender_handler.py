@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -17,17 +18,22 @@ from tests.integration.lambda_events import LambdaContext, sqs_event
 
 
 @pytest.fixture
-def sender(monkeypatch, function_env, messages_table, send_queue):
+def sender(function_env, messages_table, send_queue):
     from handlers import sender as module
+    from mailroom.settings import SenderSettings
 
     mailer = FakeMailer()
-    module._dependencies()["sender"].mailer = mailer
-    monkeypatch.setattr(module, "retry_delay", lambda attempt, base: 0)  # retry at once
+    deps = replace(module.Dependencies.from_settings(SenderSettings(), mailer=mailer),
+                   retry_delay=lambda attempt: 0)  # retry at once
     sqs = boto3.client("sqs", region_name="us-east-1")
     arn = sqs.get_queue_attributes(QueueUrl=send_queue["url"], AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    yield {"module": module, "mailer": mailer, "sqs": sqs, "arn": arn, **send_queue,
-           "store": DynamoMessageStore(messages_table)}
+    yield {"module": module, "deps": deps, "mailer": mailer, "sqs": sqs, "arn": arn,
+           **send_queue, "store": DynamoMessageStore(messages_table)}
+
+
+def invoke(sender, event: dict) -> dict:
+    return sender["module"].handler(event, LambdaContext(), deps=sender["deps"])
 
 
 def enqueue(sender, to: str) -> str:
@@ -49,7 +55,7 @@ def poll(sender, queue_url: str | None = None) -> tuple[list[dict], dict]:
         AttributeNames=["All"]).get("Messages", [])
     if not messages:
         return [], {"batchItemFailures": []}
-    response = sender["module"].handler(sqs_event(messages, sender["arn"]), LambdaContext())
+    response = invoke(sender, sqs_event(messages, sender["arn"]))
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     for message in messages:
         if message["MessageId"] not in failed:
@@ -73,8 +79,8 @@ def test_the_same_sqs_record_delivered_twice_makes_one_ses_call(sender):
                                              AttributeNames=["All"])["Messages"]
     event = sqs_event(messages, sender["arn"])
 
-    first = sender["module"].handler(event, LambdaContext())
-    second = sender["module"].handler(event, LambdaContext())
+    first = invoke(sender, event)
+    second = invoke(sender, event)
 
     assert first == second == {"batchItemFailures": []}
     assert len(sender["mailer"].sent) == 1
@@ -138,12 +144,12 @@ def test_a_failure_that_is_not_from_ses_is_still_recorded_before_the_dlq(sender)
     assert "unexpected" in message.failure.diagnostic
 
 
-def test_a_message_another_worker_holds_is_never_given_up_on(sender, monkeypatch):
+def test_a_message_another_worker_holds_is_never_given_up_on(sender):
     from datetime import timedelta
 
     held = enqueue(sender, "held@example.com")
     sender["store"].claim(held, utcnow(), timedelta(hours=1))  # a live worker has it
-    monkeypatch.setitem(sender["module"]._dependencies(), "lease_seconds", 0)
+    sender["deps"] = replace(sender["deps"], lease_seconds=0)
 
     for _ in range(MAX_RECEIVE_COUNT):
         poll(sender)

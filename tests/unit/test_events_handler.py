@@ -1,5 +1,5 @@
 """The events handler: every envelope in events/, partial batch failures and the poison record,
-with the in-memory fakes injected through its `_dependencies` seam."""
+with the in-memory fakes handed to it as its dependencies."""
 
 from __future__ import annotations
 
@@ -68,15 +68,17 @@ class Fakes:
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Fakes:
+def fakes() -> Fakes:
     fakes = Fakes()
     fakes.seed_messages_for_every_sample()
-    monkeypatch.setattr(events_handler, "_dependencies", fakes.dependencies)
     return fakes
 
 
-def invoke(event: dict[str, Any]) -> Any:
-    return events_handler.handler(event, LambdaContext())
+@pytest.fixture
+def invoke(fakes: Fakes) -> Any:
+    def invoke(event: dict[str, Any]) -> Any:
+        return events_handler.handler(event, LambdaContext(), deps=fakes.dependencies())
+    return invoke
 
 
 SQS_SNS_FILES = sorted(path.name for path in EVENTS.glob("sqs-sns-*.json"))
@@ -105,7 +107,7 @@ def test_the_envelopes_are_what_generate_py_writes() -> None:
 
 
 @pytest.mark.parametrize("name", SQS_SNS_FILES + SQS_RAW_FILES)
-def test_every_sqs_sample_is_applied_without_failures(fakes: Fakes, name: str) -> None:
+def test_every_sqs_sample_is_applied_without_failures(fakes: Fakes, invoke: Any, name: str) -> None:
     # Given an SQS batch from events/, When the handler runs
     response = invoke(lambda_event(name))
 
@@ -114,7 +116,7 @@ def test_every_sqs_sample_is_applied_without_failures(fakes: Fakes, name: str) -
 
 
 @pytest.mark.parametrize("name", SNS_FILES)
-def test_every_sns_sample_is_applied(fakes: Fakes, name: str) -> None:
+def test_every_sns_sample_is_applied(fakes: Fakes, invoke: Any, name: str) -> None:
     # Given an SNS → Lambda invocation from events/, When the handler runs, Then it succeeds
     assert invoke(lambda_event(name)) is None
 
@@ -124,7 +126,7 @@ def test_every_sns_sample_is_applied(fakes: Fakes, name: str) -> None:
     ["sqs-sns-bounce-permanent-general.json", "sqs-raw-bounce-permanent-general.json",
      "sns-bounce-permanent-general.json"],
 )
-def test_a_bounce_in_any_envelope_bounces_suppresses_and_notifies(fakes: Fakes,
+def test_a_bounce_in_any_envelope_bounces_suppresses_and_notifies(fakes: Fakes, invoke: Any,
                                                                    name: str) -> None:
     # Given the message the sample bounce is about, When the bounce arrives in this envelope
     invoke(lambda_event(name))
@@ -136,7 +138,7 @@ def test_a_bounce_in_any_envelope_bounces_suppresses_and_notifies(fakes: Fakes,
     assert [n.type for n in fakes.publisher.published] == ["email.bounced", "email.suppressed"]
 
 
-def test_a_redelivered_batch_changes_nothing_more(fakes: Fakes) -> None:
+def test_a_redelivered_batch_changes_nothing_more(fakes: Fakes, invoke: Any) -> None:
     # Given a bounce already applied
     event = lambda_event("sqs-sns-bounce-permanent-general.json")
     invoke(event)
@@ -150,7 +152,7 @@ def test_a_redelivered_batch_changes_nothing_more(fakes: Fakes) -> None:
     assert len(fakes.publisher.published) == 2
 
 
-def test_a_poison_record_fails_alone(fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_poison_record_fails_alone(fakes: Fakes, invoke: Any, caplog: pytest.LogCaptureFixture) -> None:
     # Given a batch of a good delivery and a malformed record
     event = lambda_event("sqs-batch-poison.json")
     _good, poison = event["Records"]
@@ -169,7 +171,7 @@ def test_a_poison_record_fails_alone(fakes: Fakes, caplog: pytest.LogCaptureFixt
     assert error.record_id == poison["messageId"]
 
 
-def test_a_failing_dependency_fails_only_its_record(fakes: Fakes) -> None:
+def test_a_failing_dependency_fails_only_its_record(fakes: Fakes, invoke: Any) -> None:
     # Given a topic that refuses the first publish, and a batch of two bounces
     class FlakyPublisher(FakePublisher):
         calls = 0
@@ -193,7 +195,7 @@ def test_a_failing_dependency_fails_only_its_record(fakes: Fakes) -> None:
                                                             "email.suppressed"]
 
 
-def test_a_malformed_sns_invocation_raises_so_lambda_retries(fakes: Fakes) -> None:
+def test_a_malformed_sns_invocation_raises_so_lambda_retries(fakes: Fakes, invoke: Any) -> None:
     # Given an SNS → Lambda invocation whose message is not an SES event
     event = lambda_event("sns-delivery.json")
     event["Records"][0]["Sns"]["Message"] = '{"hello": "world"}'
@@ -217,7 +219,7 @@ def test_importing_the_handler_needs_no_environment() -> None:
 
 
 def test_a_record_of_an_unexpected_shape_is_logged_as_malformed(
-        fakes: Fakes, caplog: pytest.LogCaptureFixture) -> None:
+        fakes: Fakes, invoke: Any, caplog: pytest.LogCaptureFixture) -> None:
     # Given a batch whose second record's SNS envelope has a list where its Type belongs
     event = lambda_event("sqs-batch-poison.json")
     record = event["Records"][1]

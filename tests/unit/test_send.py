@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -155,7 +156,7 @@ class InstantPacer(SendPacer):
 
 
 def test_throttling_slows_down_and_retries_in_place_instead_of_failing(sender):
-    sender.pacer = InstantPacer()
+    sender = replace(sender, pacer=InstantPacer())
     request = queued(sender)
     throttles = iter([TransientSendError("TooManyRequestsException", throttled=True)] * 2)
     sender.mailer.failures[request.to] = lambda: next(throttles, None)
@@ -165,7 +166,7 @@ def test_throttling_slows_down_and_retries_in_place_instead_of_failing(sender):
 
 
 def test_throttling_that_outlasts_the_in_place_retries_goes_back_to_the_queue(sender):
-    sender.pacer = InstantPacer()
+    sender = replace(sender, pacer=InstantPacer())
     request = queued(sender)
     sender.mailer.failures[request.to] = TransientSendError("TooManyRequestsException",
                                                             throttled=True)
@@ -181,7 +182,7 @@ def test_while_sending_is_paused_a_message_waits_in_the_queue_without_using_its_
     from mailroom.send import PAUSED_RECHECK_SECONDS
     from tests.fakes import FakeSendingSwitch, FakeSendQueue
 
-    sender.switch, sender.queue = FakeSendingSwitch(), FakeSendQueue()
+    sender = replace(sender, switch=FakeSendingSwitch(), queue=FakeSendQueue())
     sender.switch.set(SendingState(paused=True, reason="maintenance"))
     request = queued(sender)
 
@@ -214,7 +215,7 @@ def test_a_used_up_daily_quota_defers_the_message_without_spending_an_attempt(se
     from mailroom.send import QUOTA_RECHECK_SECONDS
     from tests.fakes import FakeSendQueue
 
-    sender.queue = FakeSendQueue()
+    sender = replace(sender, queue=FakeSendQueue())
     request = queued(sender)
     sender.mailer.failures[request.to] = TransientSendError("LimitExceededException",
                                                             quota=True)
@@ -227,11 +228,10 @@ def test_a_used_up_daily_quota_defers_the_message_without_spending_an_attempt(se
 
 
 def test_a_send_slot_past_the_invocations_end_is_not_waited_for(sender):
-    sender.pacer = SendPacer(0.5, sleep=lambda seconds: None)  # one send every 2 s
-    sender.time_left = lambda: 1.0
+    sender = replace(sender, pacer=SendPacer(0.5, sleep=lambda seconds: None))  # every 2 s
     first, second = queued(sender, "a@example.com"), queued(sender, "b@example.com")
 
-    assert sender.send(first) is SendResult.SENT
+    assert sender.send(first, time_left=lambda: 1.0) is SendResult.SENT
     with pytest.raises(TransientSendError):
-        sender.send(second)
+        sender.send(second, time_left=lambda: 1.0)
     assert sender.messages.get(second.id).status is Status.QUEUED
