@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.gateway_errors import BY_RESPONSE_TYPE
+from mailroom import shape
 
 from .httpserver import BodyTooLarge, JsonRequestHandler, LoopbackServer
 from .lambda_runtime import LambdaFunction
@@ -29,9 +30,9 @@ API_ID = "mailroomlocal"
 API_KEY_ID = "localkey01"
 
 # The deployed API's resources (infra/api.py): everything under /v1 goes through one greedy
-# proxy resource that requires the key; two GET routes are public.
-PROXY_RESOURCE = "/v1/{proxy+}"
-PUBLIC_RESOURCES = ("/v1/health", "/v1/openapi.json")
+# proxy resource that requires the key; the public routes have resources of their own.
+PROXY_RESOURCE = f"{shape.API_PREFIX}/{{proxy+}}"
+PUBLIC_RESOURCES = {route.openapi_path: route.method for route in shape.ROUTES.public}
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ def match_route(method: str, path: str) -> Route | None:
     """The deployed API's resource and method for a request, or None where API Gateway has
     none (it answers "Missing Authentication Token" then)."""
     if path in PUBLIC_RESOURCES:
-        # An explicit resource wins over the proxy, and it only has GET.
-        return Route(path, None, api_key_required=False) if method == "GET" else None
+        # An explicit resource wins over the proxy, and it only has its declared method.
+        if method != PUBLIC_RESOURCES[path]:
+            return None
+        return Route(path, None, api_key_required=False)
     prefix = PROXY_RESOURCE.split("{", 1)[0]
     if path.startswith(prefix) and len(path) > len(prefix):
         return Route(PROXY_RESOURCE, {"proxy": unquote(path[len(prefix):])},

@@ -46,10 +46,12 @@ class LambdaFunction:
     """A handler given as "module.attribute", imported on first use so that the environment
     (endpoints, table names) is in place before the handler module reads it."""
 
-    def __init__(self, name: str, handler_path: str, timeout_seconds: int = 60) -> None:
+    def __init__(self, name: str, handler_path: str, timeout_seconds: int = 60,
+                 memory_mb: int = 512) -> None:
         self.name = name
         self.handler_path = handler_path
         self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
         self._handler: Handler | None = None
         # Powertools resolvers and batch processors keep per-invocation state on module
         # globals, so invocations of one function must not overlap, exactly as in one
@@ -71,5 +73,6 @@ class LambdaFunction:
     def invoke(self, event: dict[str, Any]) -> Any:
         handler = self.load()
         with self._lock:
-            context = FakeLambdaContext(self.name, timeout_seconds=self.timeout_seconds)
+            context = FakeLambdaContext(self.name, timeout_seconds=self.timeout_seconds,
+                                        memory_limit_in_mb=self.memory_mb)
             return handler(event, context)

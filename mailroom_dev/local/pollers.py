@@ -1,5 +1,5 @@
-"""Emulates Lambda's SQS event source mapping: long-polls a queue, hands batches of up to 10
-records to a handler in the event shape Lambda builds, deletes what succeeded and leaves the
+"""Emulates Lambda's SQS event source mapping: long-polls a queue, hands batches of up to its
+batch size to a handler in the event shape Lambda builds, deletes what succeeded and leaves the
 rest to come back after the visibility timeout — so SQS itself counts receives and moves a
 message to its DLQ after maxReceiveCount, as in AWS."""
 
@@ -10,8 +10,9 @@ import logging
 import threading
 from typing import Any
 
+from mailroom.shape import EventSource
+
 from .lambda_runtime import LambdaFunction
-from .resources import SQS_BATCH_SIZE
 
 log = logging.getLogger("mailroom_dev.local")
 
@@ -86,7 +87,7 @@ class SqsPoller:
         queue_arn: str,
         function: LambdaFunction,
         region: str,
-        batch_size: int = SQS_BATCH_SIZE,
+        batch_size: int = EventSource.batch_size,
         wait_time_seconds: int = WAIT_TIME_SECONDS,
     ) -> None:
         self.sqs = sqs

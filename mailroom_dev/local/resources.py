@@ -1,33 +1,23 @@
-"""The AWS resources of the local stack, with their names and limits in one place.
+"""The AWS resources of the local stack, created in moto from `mailroom.shape` — the same
+declaration the CDK stack is built from, so the handlers meet the same keys, indexes, TTL
+attributes, redrive, retention and subscriptions locally as in AWS. Only names differ: moto
+runs one private, in-memory account per local stack, so the shape's names need no prefix.
 
-They mirror the CDK stack (infra/): same keys, indexes, TTL attributes, redrive and
-subscriptions, so the handlers meet the same shapes in moto as in AWS. Only names differ:
-moto runs one private, in-memory account per local stack, so no prefixes are needed."""
+What is local-only is named here: the stand-in subscriber to the notifications topic, the
+SES names the simulator answers to, and the tunables that make retries watchable."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mailroom.adapters.dynamodb import REASON_INDEX, SES_MESSAGE_ID_INDEX
+from mailroom import shape
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account; SES event records carry it too
 
-MESSAGES_TABLE = "messages"
-MESSAGES_BY_SES_ID_INDEX = SES_MESSAGE_ID_INDEX
-SUPPRESSIONS_TABLE = "suppressions"
-SUPPRESSIONS_BY_REASON_INDEX = REASON_INDEX
-SUPPRESSIONS_TTL_ATTRIBUTE = "ttl"
-IDEMPOTENCY_TABLE = "idempotency"
-CONTROL_TABLE = "control"
-IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
-
-SES_EVENTS_TOPIC = "ses-events"
-NOTIFICATIONS_TOPIC = "notifications"
-SEND_QUEUE = "send"
-EVENTS_QUEUE = "ses-events"
 # Stands in for an app subscribed to the notifications topic: `mailroom tail` and the e2e
 # tests read what apps would receive from here.
 NOTIFICATIONS_QUEUE = "notifications"
@@ -37,23 +27,10 @@ TEMPLATE_PREFIX = "mailroom-local-"
 DEFAULT_FROM = "Mailroom <no-reply@mailroom.example.com>"
 ALLOWED_SENDERS = "mailroom.example.com"
 
-# Function timeouts, as in infra/config.py (the fake Lambda context counts down from them).
-API_TIMEOUT_SECONDS = 15
-SENDER_TIMEOUT_SECONDS = 60
-EVENTS_TIMEOUT_SECONDS = 60
-
-# SQS limits, as in infra/config.py: visibility is 6x the consumer's timeout (AWS guidance,
-# and the sender's claim lease must fit between the two), 5 tries, then the DLQ keeps the
-# message for 14 days. The sender shortens visibility itself to back off sooner.
-VISIBILITY_TIMEOUT_FACTOR = 6
-VISIBILITY_TIMEOUT_SECONDS = SENDER_TIMEOUT_SECONDS * VISIBILITY_TIMEOUT_FACTOR
-MAX_RECEIVE_COUNT = 8
-LOCAL_RETRY_BASE_SECONDS = 1
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-# Lambda's SQS event source mapping: up to 10 records per invocation. Locally one poller
-# per queue runs one invocation at a time: a fleet of one.
-SQS_BATCH_SIZE = 10
+# Locally one poller per queue runs one invocation at a time: a fleet of one.
 LOCAL_FLEET_CONCURRENCY = 1
+# Retry within seconds, not minutes: locally one watches retries happen.
+LOCAL_RETRY_BASE_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -66,39 +43,85 @@ class QueueUrls:
 
 @dataclass(frozen=True)
 class Resources:
-    send_queue: QueueUrls
-    events_queue: QueueUrls
+    """What was created, by the shape's names."""
+
+    tables: Mapping[str, str]
+    queues: Mapping[str, QueueUrls]
+    topics: Mapping[str, str]  # ARNs
     notifications_queue_url: str
-    ses_events_topic_arn: str
-    notifications_topic_arn: str
-    messages_table: str = MESSAGES_TABLE
-    suppressions_table: str = SUPPRESSIONS_TABLE
-    idempotency_table: str = IDEMPOTENCY_TABLE
-    control_table: str = CONTROL_TABLE
+
+    def identifier(self, resource: shape.Resource) -> str:
+        """What a function's setting holds for `resource`, as in the deployed stack: a
+        table's name, a queue's URL, a topic's ARN, the configuration set's name."""
+        if isinstance(resource, shape.Table):
+            return self.tables[resource.name]
+        if isinstance(resource, shape.Queue):
+            return self.queues[resource.name].url
+        if isinstance(resource, shape.Topic):
+            return self.topics[resource.name]
+        return CONFIGURATION_SET
+
+    @property
+    def send_queue(self) -> QueueUrls:
+        return self.queues[shape.SEND_QUEUE.name]
+
+    @property
+    def events_queue(self) -> QueueUrls:
+        return self.queues[shape.EVENTS_QUEUE.name]
+
+    @property
+    def ses_events_topic_arn(self) -> str:
+        return self.topics[shape.SES_EVENTS_TOPIC.name]
+
+    @property
+    def notifications_topic_arn(self) -> str:
+        return self.topics[shape.NOTIFICATIONS_TOPIC.name]
+
+    @property
+    def messages_table(self) -> str:
+        return self.tables[shape.MESSAGES.name]
+
+    @property
+    def suppressions_table(self) -> str:
+        return self.tables[shape.SUPPRESSIONS.name]
+
+    @property
+    def idempotency_table(self) -> str:
+        return self.tables[shape.IDEMPOTENCY.name]
+
+    @property
+    def control_table(self) -> str:
+        return self.tables[shape.CONTROL.name]
 
 
 def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
     """Create every table, queue, topic and subscription; the clients point at moto."""
-    _create_tables(dynamodb)
-    send_queue = create_queue_with_dlq(sqs, SEND_QUEUE)
-    events_queue = create_queue_with_dlq(sqs, EVENTS_QUEUE)
+    tables = {table.name: create_table(dynamodb, table) for table in shape.TABLES}
+    queues = {queue.name: create_declared_queue(sqs, queue) for queue in shape.QUEUES}
+    topics = {}
+    for topic in shape.TOPICS:
+        topics[topic.name] = arn = sns.create_topic(Name=topic.name)["TopicArn"]
+        for queue in topic.queues:
+            # Raw delivery stays off, as in the stack: the subscriber reads the SNS envelope.
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queues[queue.name].arn)
     notifications_queue_url = sqs.create_queue(QueueName=NOTIFICATIONS_QUEUE)["QueueUrl"]
-
-    ses_events_topic_arn = sns.create_topic(Name=SES_EVENTS_TOPIC)["TopicArn"]
-    notifications_topic_arn = sns.create_topic(Name=NOTIFICATIONS_TOPIC)["TopicArn"]
-    # Raw delivery stays off, as in the stack: the events handler unwraps the SNS envelope.
-    sns.subscribe(TopicArn=ses_events_topic_arn, Protocol="sqs", Endpoint=events_queue.arn)
     sns.subscribe(
-        TopicArn=notifications_topic_arn,
+        TopicArn=topics[shape.NOTIFICATIONS_TOPIC.name],
         Protocol="sqs",
         Endpoint=_queue_arn(sqs, notifications_queue_url),
     )
-    return Resources(
-        send_queue=send_queue,
-        events_queue=events_queue,
-        notifications_queue_url=notifications_queue_url,
-        ses_events_topic_arn=ses_events_topic_arn,
-        notifications_topic_arn=notifications_topic_arn,
+    return Resources(tables=tables, queues=queues, topics=topics,
+                     notifications_queue_url=notifications_queue_url)
+
+
+def create_declared_queue(sqs: Any, queue: shape.Queue) -> QueueUrls:
+    return create_queue_with_dlq(
+        sqs,
+        queue.name,
+        visibility_timeout=queue.visibility_timeout_seconds,
+        max_receive_count=queue.max_receive_count,
+        retention_seconds=queue.retention_seconds,
+        dlq_retention_seconds=queue.dlq_retention_seconds,
     )
 
 
@@ -106,18 +129,21 @@ def create_queue_with_dlq(
     sqs: Any,
     name: str,
     *,
-    visibility_timeout: int = VISIBILITY_TIMEOUT_SECONDS,
-    max_receive_count: int = MAX_RECEIVE_COUNT,
+    visibility_timeout: int,
+    max_receive_count: int,
+    retention_seconds: int = shape.MAX_RETENTION_SECONDS,
+    dlq_retention_seconds: int = shape.MAX_RETENTION_SECONDS,
 ) -> QueueUrls:
     dlq_url = sqs.create_queue(
         QueueName=f"{name}-dlq",
-        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+        Attributes={"MessageRetentionPeriod": str(dlq_retention_seconds)},
     )["QueueUrl"]
     dlq_arn = _queue_arn(sqs, dlq_url)
     url = sqs.create_queue(
         QueueName=name,
         Attributes={
             "VisibilityTimeout": str(visibility_timeout),
+            "MessageRetentionPeriod": str(retention_seconds),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
             ),
@@ -128,64 +154,33 @@ def create_queue_with_dlq(
 
 def _queue_arn(sqs: Any, url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-    return attributes["Attributes"]["QueueArn"]
+    return str(attributes["Attributes"]["QueueArn"])
 
 
-def _create_tables(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName=MESSAGES_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "ses_message_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
+def create_table(dynamodb: Any, table: shape.Table) -> str:
+    keys = {table.partition_key} | {key for index in table.indexes for key in index.keys}
+    request: dict[str, Any] = {
+        "TableName": table.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}
+                                 for key in sorted(keys)],
+        "KeySchema": [{"AttributeName": table.partition_key, "KeyType": "HASH"}],
+    }
+    if table.indexes:
+        request["GlobalSecondaryIndexes"] = [
             {
-                "IndexName": MESSAGES_BY_SES_ID_INDEX,
-                "KeySchema": [{"AttributeName": "ses_message_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": key, "KeyType": kind}
+                              for key, kind in zip(index.keys, ("HASH", "RANGE"), strict=False)],
+                "Projection": {"ProjectionType": index.projection.value},
             }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=SUPPRESSIONS_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "email", "AttributeType": "S"},
-            {"AttributeName": "reason", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "email", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": SUPPRESSIONS_BY_REASON_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "reason", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    dynamodb.create_table(
-        TableName=CONTROL_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
-    )
-    # moto records TTL settings but never expires items; the adapters ignore expired items.
-    for table, attribute in (
-        (SUPPRESSIONS_TABLE, SUPPRESSIONS_TTL_ATTRIBUTE),
-        (IDEMPOTENCY_TABLE, IDEMPOTENCY_TTL_ATTRIBUTE),
-    ):
+            for index in table.indexes
+        ]
+    dynamodb.create_table(**request)
+    if table.ttl_attribute:
+        # moto records TTL settings but never expires items; the adapters ignore expired ones.
         dynamodb.update_time_to_live(
-            TableName=table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+            TableName=table.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
+    return table.name

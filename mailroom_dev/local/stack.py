@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailroom import shape
+from mailroom.settings import ENV_PREFIX
+
 from . import resources as names
 from .apigateway import ApiGatewayEmulator
 from .httpserver import LOOPBACK
@@ -32,10 +35,6 @@ DEFAULT_API_PORT = 3000
 DEFAULT_AWS_PORT = 4566
 STATE_FILE = "local.json"
 API_KEY_FILE = "api_key"
-
-API_HANDLER = "handlers.api.handler"
-SENDER_HANDLER = "handlers.sender.handler"
-EVENTS_HANDLER = "handlers.events.handler"
 
 # Dummy credentials: moto and the simulator accept any signature, and explicit ones keep a
 # developer's real AWS profile from ever being used by the local stack.
@@ -150,19 +149,21 @@ class LocalStack:
         return simulator
 
     def _start_functions(self, sqs: Any, resources: Resources) -> None:
-        """The api function behind the API Gateway emulator, the sender and events
-        functions behind SQS pollers, as the CDK stack wires them."""
-        api = LambdaFunction("mailroom-api", API_HANDLER, names.API_TIMEOUT_SECONDS)
-        sender = LambdaFunction("mailroom-sender", SENDER_HANDLER, names.SENDER_TIMEOUT_SECONDS)
-        events = LambdaFunction("mailroom-events", EVENTS_HANDLER, names.EVENTS_TIMEOUT_SECONDS)
-        for function in (api, sender, events):
+        """Every function the shape declares: the api function behind the API Gateway
+        emulator, each function with an SQS event source behind a poller of its queue."""
+        functions = {spec: LambdaFunction(spec.service, spec.handler, spec.timeout_seconds,
+                                          memory_mb=spec.memory_mb)
+                     for spec in shape.FUNCTIONS}
+        for function in functions.values():
             function.load()  # an import error shows now, not on the first request
-        self._gateway = ApiGatewayEmulator(api, self.api_key, port=self.options.api_port)
+        self._gateway = ApiGatewayEmulator(
+            functions[shape.API], self.api_key, port=self.options.api_port)
         self._gateway.start()
         self._pollers = [
-            SqsPoller(sqs, queue.url, queue.arn, function, self.options.region)
-            for queue, function in ((resources.send_queue, sender),
-                                    (resources.events_queue, events))
+            SqsPoller(sqs, queue.url, queue.arn, function, self.options.region,
+                      batch_size=spec.event_source.batch_size)
+            for spec, function in functions.items() if spec.event_source
+            for queue in [resources.queues[spec.event_source.queue.name]]
         ]
         for poller in self._pollers:
             poller.start()
@@ -255,15 +256,14 @@ def handler_environment(
     resources: Resources, aws_url: str, ses_url: str, region: str
 ) -> dict[str, str]:
     """Everything the handlers read from the environment: AWS endpoints and credentials,
-    Powertools switches, and every name of the three settings models."""
+    Powertools switches, and every name of the functions' settings models."""
     env = {
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ENDPOINT_URL_SESV2": ses_url,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         **DUMMY_CREDENTIALS,
-        "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", "mailroom"),
-        "POWERTOOLS_METRICS_NAMESPACE": "Mailroom",
+        "POWERTOOLS_METRICS_NAMESPACE": shape.METRICS_NAMESPACE,
         # No X-Ray daemon and no CloudWatch here; logs stay quiet unless asked for.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
@@ -273,53 +273,45 @@ def handler_environment(
     return env
 
 
+# Settings the local stack always sets: its own names, and limits that must match its queues.
+LOCAL_WIRING: dict[str, object] = {
+    "template_prefix": names.TEMPLATE_PREFIX,
+    "max_receive_count": shape.SEND_QUEUE.max_receive_count,
+    "fleet_concurrency": names.LOCAL_FLEET_CONCURRENCY,
+}
+# Defaults a developer may override through the environment (MAILROOM_<FIELD>).
+LOCAL_DEFAULTS: dict[str, object] = {
+    "default_from": names.DEFAULT_FROM,
+    "allowed_senders": names.ALLOWED_SENDERS,
+    "retry_base_seconds": names.LOCAL_RETRY_BASE_SECONDS,
+}
+
+
 def settings_environment(resources: Resources) -> dict[str, str]:
-    """A value for every variable of ApiSettings, SenderSettings and EventsSettings.
-    Resource names always come from the stack; tunables keep a developer's value if set,
-    else their default — and a new required setting fails loudly here, not in a handler."""
-    from mailroom.settings import ENV_PREFIX, ApiSettings, EventsSettings, SenderSettings
-
-    wired = {
-        "messages_table": resources.messages_table,
-        "suppressions_table": resources.suppressions_table,
-        "idempotency_table": resources.idempotency_table,
-        "control_table": resources.control_table,
-        "send_queue_url": resources.send_queue.url,
-        "notifications_topic_arn": resources.notifications_topic_arn,
-        "configuration_set": names.CONFIGURATION_SET,
-        "template_prefix": names.TEMPLATE_PREFIX,
-        "max_receive_count": names.MAX_RECEIVE_COUNT,
-        "fleet_concurrency": names.LOCAL_FLEET_CONCURRENCY,
-    }
-    defaults = {"default_from": names.DEFAULT_FROM, "allowed_senders": names.ALLOWED_SENDERS,
-                # Retry within seconds, not minutes: locally one watches retries happen.
-                "retry_base_seconds": names.LOCAL_RETRY_BASE_SECONDS}
+    """A value for every variable of every function's settings model. Resource names come
+    from the stack, as the CDK function factory sets them; tunables keep a developer's value
+    if set, else the local default or the model's own — and a new required setting fails
+    loudly here, not in a handler."""
     env: dict[str, str] = {}
-    for model in (ApiSettings, SenderSettings, EventsSettings):
-        for name, spec in model.model_fields.items():
-            variable = f"{ENV_PREFIX}{name}".upper()
-            if name in wired:
-                env[variable] = str(wired[name])
-            elif os.environ.get(variable):
-                env[variable] = os.environ[variable]
-            elif name in defaults:
-                env[variable] = _env_value(defaults[name])
-            elif not spec.is_required():
-                env[variable] = _env_value(spec.get_default(call_default_factory=True))
-            else:
-                raise RuntimeError(
-                    f"The local stack has no value for {variable} ({model.__name__}): "
-                    "add it to mailroom_dev/local/stack.py settings_environment()."
-                )
+    for spec in shape.FUNCTIONS:
+        fields = spec.settings.model_fields
+        wired = {setting: resources.identifier(resource)
+                 for setting, resource in spec.wired_settings.items()}
+        wired |= {name: value for name, value in LOCAL_WIRING.items() if name in fields}
+        tunable = {name: value for name, value in LOCAL_DEFAULTS.items() if name in fields}
+        tunable |= {name: os.environ[variable] for name in fields
+                    if (variable := f"{ENV_PREFIX}{name}".upper()) in os.environ
+                    and os.environ[variable] and name not in wired}
+        try:
+            function_env = spec.settings.environment(**(tunable | wired))
+        except ValueError as error:
+            raise RuntimeError(
+                f"The local stack has no value for a setting of {spec.name} ({error}): add it "
+                "to mailroom_dev/local/stack.py LOCAL_WIRING or LOCAL_DEFAULTS.") from error
+        for variable, value in function_env.items():
+            if env.setdefault(variable, value) != value:
+                raise RuntimeError(f"{variable} differs between functions sharing a process")
     return env
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple | set):
-        return ",".join(str(item) for item in value)
-    return str(value)
 
 
 def _clients(endpoint_url: str, region: str) -> dict[str, Any]:

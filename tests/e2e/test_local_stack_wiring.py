@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mailroom import shape
 from mailroom.settings import ApiSettings, EventsSettings, SenderSettings
 from mailroom_dev.local import resources
 from mailroom_dev.local.resources import QueueUrls, Resources
@@ -19,12 +20,14 @@ SETTINGS = (ApiSettings, SenderSettings, EventsSettings)
 
 
 def fake_resources() -> Resources:
-    queue = QueueUrls("http://q/send", "arn:aws:sqs:us-east-1:123456789012:send",
-                      "http://q/send-dlq", "arn:aws:sqs:us-east-1:123456789012:send-dlq")
+    arn = "arn:aws:{}:us-east-1:123456789012:{}".format
     return Resources(
-        send_queue=queue, events_queue=queue, notifications_queue_url="http://q/n",
-        ses_events_topic_arn="arn:aws:sns:us-east-1:123456789012:ses-events",
-        notifications_topic_arn="arn:aws:sns:us-east-1:123456789012:notifications",
+        tables={table.name: table.name for table in shape.TABLES},
+        queues={queue.name: QueueUrls(f"http://q/{queue.name}", arn("sqs", queue.name),
+                                      f"http://q/{queue.dlq_name}", arn("sqs", queue.dlq_name))
+                for queue in shape.QUEUES},
+        topics={topic.name: arn("sns", topic.name) for topic in shape.TOPICS},
+        notifications_queue_url="http://q/n",
     )
 
 
@@ -50,8 +53,8 @@ def test_the_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     api = ApiSettings()  # type: ignore[call-arg]
     EventsSettings()  # type: ignore[call-arg]
 
-    assert sender.max_receive_count == resources.MAX_RECEIVE_COUNT
+    assert sender.max_receive_count == shape.SEND_QUEUE.max_receive_count
     assert sender.template_prefix == resources.TEMPLATE_PREFIX
     # The sender's claim lease must expire before SQS shows the message again.
-    assert sender.lease_seconds < resources.VISIBILITY_TIMEOUT_SECONDS
+    assert sender.lease_seconds < shape.SEND_QUEUE.visibility_timeout_seconds
     assert api.send_queue_url == "http://q/send"

@@ -11,7 +11,7 @@ import pytest
 from mailroom.adapters.dynamodb import DynamoMessageStore
 from mailroom.models import Message, SendRequest, Status, utcnow
 from mailroom.sending import TransientSendError
-from mailroom_dev.local.resources import MAX_RECEIVE_COUNT
+from mailroom.shape import SEND_QUEUE
 from tests.fakes import FakeMailer
 from tests.integration.conftest import received_notifications
 from tests.integration.lambda_events import LambdaContext, sqs_event
@@ -106,7 +106,7 @@ def test_a_message_that_keeps_failing_is_recorded_failed_and_lands_in_the_dlq(se
     failing = enqueue(sender, "down@example.com")
     sender["mailer"].failures["down@example.com"] = TransientSendError("InternalFailure")
 
-    for _ in range(MAX_RECEIVE_COUNT + 1):  # the receive after the last moves it to the DLQ
+    for _ in range(SEND_QUEUE.max_receive_count + 1):  # the receive after the last moves it to the DLQ
         poll(sender)
 
     message = sender["store"].get(failing)
@@ -136,7 +136,7 @@ def test_a_failure_that_is_not_from_ses_is_still_recorded_before_the_dlq(sender)
     failing = enqueue(sender, "bug@example.com")
     sender["mailer"].failures["bug@example.com"] = RuntimeError("unexpected")
 
-    for _ in range(MAX_RECEIVE_COUNT + 1):
+    for _ in range(SEND_QUEUE.max_receive_count + 1):
         poll(sender)
 
     message = sender["store"].get(failing)
@@ -151,7 +151,7 @@ def test_a_message_another_worker_holds_is_never_given_up_on(sender):
     sender["store"].claim(held, utcnow(), timedelta(hours=1))  # a live worker has it
     sender["deps"] = replace(sender["deps"], lease_seconds=0)
 
-    for _ in range(MAX_RECEIVE_COUNT):
+    for _ in range(SEND_QUEUE.max_receive_count):
         poll(sender)
 
     assert sender["store"].get(held).status is Status.QUEUED
