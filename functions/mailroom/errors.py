@@ -65,3 +65,14 @@ class NotFound(MailroomError):
 
 class QueueUnavailable(MailroomError):
     code, http_status = "queue_unavailable", 503
+
+
+class InvalidCursor(RequestValidationError):
+    """A listing cursor this API did not hand out, or handed out for another listing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The cursor is not one this API returned for this listing. Use `next_cursor` "
+            "from the previous page, with the same `reason`.",
+            details={"field": "cursor"},
+        )

@@ -152,6 +152,14 @@ def test_suppressions_can_be_added_read_listed_and_removed(api):
     assert api("DELETE", "/v1/suppressions/ada@example.com")[0] == 404
 
 
+def test_a_listing_cursor_the_api_did_not_make_is_a_validation_error(api):
+    status, body = api("GET", "/v1/suppressions", query={"cursor": "not-a-cursor!"})
+
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+    assert body["error"]["details"] == {"field": "cursor"}
+    assert "next_cursor" in body["error"]["message"]
+
+
 def test_templates_are_listed_with_their_variables(api):
     _, body = api("GET", "/v1/templates")
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
-from mailroom.errors import RequestValidationError
+from mailroom.errors import InvalidCursor, RequestValidationError
 from mailroom.models import (
     Failure,
     Message,
@@ -173,6 +173,34 @@ def test_listing_pages_through_every_entry_and_filters_by_reason(suppressions):
 def test_a_cursor_not_from_this_api_is_a_validation_error(suppressions, cursor):
     with pytest.raises(RequestValidationError):
         suppressions.list(NOW, None, 10, cursor)
+
+
+def test_a_cursor_from_one_listing_is_refused_by_the_other(suppressions):
+    for index in range(3):
+        suppressions.put(Suppression(email=f"user{index}@example.com",
+                                     reason=SuppressionReason.COMPLAINT,
+                                     created_at=NOW + timedelta(seconds=index), source="ses"))
+    _, by_reason = suppressions.list(NOW, SuppressionReason.COMPLAINT, 1, None)
+    _, everything = suppressions.list(NOW, None, 1, None)
+
+    with pytest.raises(InvalidCursor):
+        suppressions.list(NOW, None, 10, by_reason)
+    with pytest.raises(InvalidCursor):
+        suppressions.list(NOW, SuppressionReason.COMPLAINT, 10, everything)
+
+
+def test_a_page_that_ends_the_listing_has_no_cursor(suppressions):
+    for index in range(4):
+        suppressions.put(Suppression(email=f"user{index}@example.com",
+                                     reason=SuppressionReason.HARD_BOUNCE,
+                                     created_at=NOW, source="ses"))
+
+    first, cursor = suppressions.list(NOW, SuppressionReason.HARD_BOUNCE, 2, None)
+    second, last = suppressions.list(NOW, SuppressionReason.HARD_BOUNCE, 2, cursor)
+
+    assert len(first) == len(second) == 2
+    assert {s.email for s in first}.isdisjoint(s.email for s in second)
+    assert last is None
 
 
 WINDOW = timedelta(days=7)

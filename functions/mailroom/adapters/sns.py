@@ -8,33 +8,36 @@ from typing import Any
 import boto3
 
 from ..models import Notification
+from .batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches, failed_entries
 
-SNS_BATCH_LIMIT = 10
+SNS_BATCH_LIMIT = 10  # PublishBatch's limit per call
 
 
 class SnsPublisher:
     """Publishes each notification with a `type` message attribute (email.bounced, …) so
     subscribers can filter with an SNS filter policy instead of receiving everything."""
 
-    def __init__(self, topic_arn: str, client: Any = None) -> None:
+    def __init__(self, topic_arn: str, client: Any = None, *,
+                 backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.topic_arn = topic_arn
         self.client = client or boto3.client("sns")
+        self.backoff = backoff
 
     def publish(self, notifications: Sequence[Notification]) -> None:
-        for start in range(0, len(notifications), SNS_BATCH_LIMIT):
-            chunk = notifications[start:start + SNS_BATCH_LIMIT]
-            response = self.client.publish_batch(
-                TopicArn=self.topic_arn,
-                PublishBatchRequestEntries=[
-                    {
-                        "Id": str(index),
-                        "Message": notification.model_dump_json(),
-                        "MessageAttributes": {
-                            "type": {"DataType": "String", "StringValue": notification.type},
-                        },
-                    }
-                    for index, notification in enumerate(chunk)
-                ],
-            )
-            if response.get("Failed"):
-                raise RuntimeError(f"SNS refused notifications: {response['Failed']}")
+        entries = [
+            {
+                "Id": str(index),
+                "Message": notification.model_dump_json(),
+                "MessageAttributes": {
+                    "type": {"DataType": "String", "StringValue": notification.type},
+                },
+            }
+            for index, notification in enumerate(notifications)
+        ]
+        call_in_batches(entries, SNS_BATCH_LIMIT, self._publish_batch,
+                        what="SNS notifications", backoff=self.backoff)
+
+    def _publish_batch(self, entries: list[dict[str, Any]]) -> Answer[dict[str, Any], Any]:
+        response = self.client.publish_batch(TopicArn=self.topic_arn,
+                                             PublishBatchRequestEntries=entries)
+        return failed_entries(entries, response)

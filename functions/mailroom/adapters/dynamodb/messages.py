@@ -1,0 +1,201 @@
+"""The message store: timeline, status by rank and send leases. Every rule that protects
+against duplicates and races is a condition expression, so it holds across concurrent Lambda
+invocations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ...models import Failure, Message, Status, TimelineEvent
+from ...ports import Claim
+from ...shape import MESSAGES_BY_SES_ID
+from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
+from .codec import epoch, from_item, to_attribute, to_item
+from .conditions import is_conditional_failure
+
+SES_MESSAGE_ID_INDEX = MESSAGES_BY_SES_ID.name
+BATCH_WRITE_LIMIT = 25  # BatchWriteItem's limit per call
+
+
+class DynamoMessageStore:
+    def __init__(self, table_name: str, client: Any = None, *,
+                 backoff: Backoff = DEFAULT_BACKOFF) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+        self.backoff = backoff
+
+    # --- reads -------------------------------------------------------------------------
+    def get(self, message_id: str) -> Message | None:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"id": {"S": message_id}}, ConsistentRead=True
+        ).get("Item")
+        return _to_message(item) if item else None
+
+    def find_by_ses_message_id(self, ses_message_id: str) -> Message | None:
+        items = self.client.query(
+            TableName=self.table_name,
+            IndexName=SES_MESSAGE_ID_INDEX,
+            KeyConditionExpression="ses_message_id = :sid",
+            ExpressionAttributeValues={":sid": {"S": ses_message_id}},
+            Limit=1,
+        ).get("Items", [])
+        return _to_message(items[0]) if items else None
+
+    # --- writes ------------------------------------------------------------------------
+    def create(self, message: Message) -> None:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=_to_item(message),
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def create_many(self, messages: Sequence[Message]) -> None:
+        """BatchWriteItem, 25 at a time. Ids are fresh UUIDs, so no existence condition is
+        needed (BatchWriteItem has none); unprocessed items are retried with backoff."""
+        requests = [{"PutRequest": {"Item": _to_item(message)}} for message in messages]
+        call_in_batches(requests, BATCH_WRITE_LIMIT, self._batch_write,
+                        what="DynamoDB writes", backoff=self.backoff)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> Answer[dict[str, Any], Any]:
+        response = self.client.batch_write_item(RequestItems={self.table_name: requests})
+        return Answer(retry=response.get("UnprocessedItems", {}).get(self.table_name, []))
+
+    def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression="SET lease_until = :until ADD attempts :one",
+                ConditionExpression=(
+                    "attribute_exists(id) AND attribute_not_exists(ses_message_id)"
+                    " AND #status = :queued"
+                    " AND (attribute_not_exists(lease_until) OR lease_until <= :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":until": {"N": str(epoch(now + lease))},
+                    ":now": {"N": str(epoch(now))},
+                    ":one": {"N": "1"},
+                    ":queued": {"S": Status.QUEUED.value},
+                },
+            )
+            return Claim.CLAIMED
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+        # Rare path: find out why the claim was refused.
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"id": {"S": message_id}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return Claim.MISSING
+        if "ses_message_id" in item:
+            return Claim.ALREADY_SENT
+        if item["status"]["S"] != Status.QUEUED.value:
+            return Claim.FINISHED
+        return Claim.IN_FLIGHT
+
+    def release(self, message_id: str) -> None:
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"id": {"S": message_id}},
+            UpdateExpression="REMOVE lease_until",
+        )
+
+    def record_sent(self, message_id: str, ses_message_id: str, at: datetime) -> None:
+        self.apply_event(
+            message_id,
+            TimelineEvent(type="sent", at=at, key=f"sent#{ses_message_id}",
+                          detail={"ses_message_id": ses_message_id}),
+            status=Status.SENT,
+            ses_message_id=ses_message_id,
+        )
+
+    def apply_event(
+        self,
+        message_id: str,
+        event: TimelineEvent,
+        status: Status | None = None,
+        failure: Failure | None = None,
+        ses_message_id: str | None = None,
+    ) -> bool:
+        appended = self._append_event(message_id, event, ses_message_id)
+        # Applied even for a duplicate event: if a crash came between the two writes, the
+        # redelivered event still moves the status. The rank condition keeps it idempotent.
+        if status is not None:
+            self._advance_status(message_id, status, failure, event.at)
+        return appended
+
+    def _append_event(
+        self, message_id: str, event: TimelineEvent, ses_message_id: str | None
+    ) -> bool:
+        update = (
+            "SET events = list_append(if_not_exists(events, :empty), :event), updated_at = :at"
+        )
+        values: dict[str, Any] = {
+            ":empty": {"L": []},
+            ":event": {"L": [to_attribute(event.model_dump(mode="json"))]},
+            ":at": {"S": event.at.isoformat()},
+            ":key": {"S": event.key},
+            ":keys": {"SS": [event.key]},
+        }
+        if ses_message_id:
+            update += ", ses_message_id = if_not_exists(ses_message_id, :sid)"
+            values[":sid"] = {"S": ses_message_id}
+        update += " REMOVE lease_until" if ses_message_id else ""
+        update += " ADD event_keys :keys"
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(id) AND NOT contains(event_keys, :key)",
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+
+    def _advance_status(
+        self, message_id: str, status: Status, failure: Failure | None, at: datetime
+    ) -> None:
+        update = "SET #status = :status, status_rank = :rank, updated_at = :at"
+        values: dict[str, Any] = {
+            ":status": {"S": status.value},
+            ":rank": {"N": str(status.rank)},
+            ":at": {"S": at.isoformat()},
+        }
+        if failure is not None:
+            update += ", failure = :failure"
+            values[":failure"] = to_attribute(failure.model_dump(mode="json"))
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(id) AND status_rank < :rank",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+
+
+def _to_item(message: Message) -> dict[str, Any]:
+    data = message.model_dump(mode="json", exclude_none=True)
+    data["status_rank"] = message.status.rank
+    if message.events:
+        data["event_keys"] = {event.key for event in message.events}
+    return to_item(data)
+
+
+def _to_message(item: dict[str, Any]) -> Message:
+    return Message.model_validate(from_item(item))
