@@ -13,20 +13,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from mailroom import shape
+from mailroom.ses_events import SUBSCRIBED_KINDS
 
 from .config import MailroomConfig
 from .functions import Binding, FunctionFactory, stack_arn
 
-# Every event Mailroom acts on; opens and clicks are left out (no tracking pixels or links).
-EVENT_TYPES = (
-    ses.EmailSendingEvent.SEND,
-    ses.EmailSendingEvent.DELIVERY,
-    ses.EmailSendingEvent.BOUNCE,
-    ses.EmailSendingEvent.COMPLAINT,
-    ses.EmailSendingEvent.REJECT,
-    ses.EmailSendingEvent.RENDERING_FAILURE,
-    ses.EmailSendingEvent.DELIVERY_DELAY,
-)
+# Every event Mailroom acts on (mailroom.ses_events.EVENT_KINDS says which).
+EVENT_TYPES = tuple(ses.EmailSendingEvent[kind.name] for kind in SUBSCRIBED_KINDS)
 
 
 class Ses(Construct):

@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mailroom.models import Status
+
 app = typer.Typer(
     help="Mailroom: transactional email on Amazon SES. Operate a local or deployed stack.",
     no_args_is_help=True,
@@ -40,8 +42,7 @@ app.add_typer(sending_app, name="sending")
 console = Console()
 errors = Console(stderr=True)
 
-FINAL_STATUSES = {"delivered", "bounced", "rejected", "render_failed", "suppressed", "failed",
-                  "complained"}
+FINAL_STATUSES = {status.value for status in Status if status.is_final}
 STATUS_STYLE = {
     "queued": "yellow", "sent": "cyan", "delayed": "yellow", "delivered": "green",
     "bounced": "red", "rejected": "red", "render_failed": "red", "suppressed": "red",

@@ -37,6 +37,11 @@ class Status(StrEnum):
     def is_final_failure(self) -> bool:
         return self.rank == _RANK[Status.BOUNCED]
 
+    @property
+    def is_final(self) -> bool:
+        """Nothing more is expected: delivered, or ended (events may still move it on)."""
+        return self.rank >= _RANK[Status.DELIVERED]
+
 
 # DESIGN §2: status only moves forward, so a late or repeated event never undoes a worse one.
 _RANK = {
@@ -51,6 +56,21 @@ _RANK = {
     Status.FAILED: 4,
     Status.COMPLAINED: 5,
 }
+
+
+class NotificationType(StrEnum):
+    """What apps receive on the notifications topic (its `type`, also an SNS message
+    attribute to filter on)."""
+
+    SENT = "email.sent"
+    DELIVERED = "email.delivered"
+    DELAYED = "email.delayed"
+    BOUNCED = "email.bounced"
+    COMPLAINED = "email.complained"
+    REJECTED = "email.rejected"
+    RENDER_FAILED = "email.render_failed"
+    SUPPRESSED = "email.suppressed"
+    FAILED = "email.failed"
 
 
 class SuppressionReason(StrEnum):
@@ -174,7 +194,7 @@ class Notification(BaseModel):
     `id` is stable for the same outcome, so subscribers can deduplicate."""
 
     id: str
-    type: str  # email.sent, email.delivered, email.bounced, ...
+    type: NotificationType
     occurred_at: datetime
     message_id: str | None
     recipient: str

@@ -67,6 +67,7 @@ from .models import (
     Failure,
     Message,
     Notification,
+    NotificationType,
     Status,
     Suppression,
     SuppressionReason,
@@ -76,6 +77,7 @@ from .models import (
 from .ports import MessageStore, Publisher, SuppressionStore
 from .ses_events import (
     CONTENT_BOUNCE_SUBTYPES,
+    EVENT_KINDS,
     UNSUBSCRIBED_SUBTYPE,
     SesEvent,
     SesEventKind,
@@ -85,34 +87,6 @@ from .settings import EventsSettings
 # Namespace of notification ids: uuid5(namespace, "<type>|<event key>").
 NOTIFICATION_NAMESPACE = uuid.UUID("7d1f3c52-5b0e-4c47-9a53-6f0b8e4f2a11")
 
-STATUS_BY_KIND = {
-    SesEventKind.SEND: Status.SENT,
-    SesEventKind.DELIVERY: Status.DELIVERED,
-    SesEventKind.DELIVERY_DELAY: Status.DELAYED,
-    SesEventKind.BOUNCE: Status.BOUNCED,
-    SesEventKind.COMPLAINT: Status.COMPLAINED,
-    SesEventKind.REJECT: Status.REJECTED,
-    SesEventKind.RENDERING_FAILURE: Status.RENDER_FAILED,
-}
-
-NOTIFICATION_BY_KIND = {
-    SesEventKind.SEND: "email.sent",
-    SesEventKind.DELIVERY: "email.delivered",
-    SesEventKind.DELIVERY_DELAY: "email.delayed",
-    SesEventKind.BOUNCE: "email.bounced",
-    SesEventKind.COMPLAINT: "email.complained",
-    SesEventKind.REJECT: "email.rejected",
-    SesEventKind.RENDERING_FAILURE: "email.render_failed",
-}
-SUPPRESSED = "email.suppressed"
-
-# Kinds whose diagnosis explains a failed message (and goes into `message.failure`).
-_FAILURE_KINDS = {
-    SesEventKind.BOUNCE,
-    SesEventKind.COMPLAINT,
-    SesEventKind.REJECT,
-    SesEventKind.RENDERING_FAILURE,
-}
 NOT_SPAM = "not-spam"
 # Permanent entries an SES event may replace with a permanent one of its own reason: a
 # complaint says more than a hard bounce; nothing replaces an operator's `manual` entry.
@@ -204,8 +178,9 @@ def _record_one(
             return []  # a redelivery: everything below already happened
     auto_reply = message is not None and is_likely_auto_reply(event, message)
 
-    status = None if is_not_spam(event) or auto_reply else STATUS_BY_KIND.get(event.kind)
-    failure = diagnose(event) if status is not None and event.kind in _FAILURE_KINDS else None
+    kind = EVENT_KINDS[event.kind]
+    status = None if is_not_spam(event) or auto_reply else kind.status
+    failure = diagnose(event) if status is not None and kind.explains_failure else None
     suppression = None if auto_reply else _new_suppression(event, suppressions, policy, now)
 
     notifications = []
@@ -310,7 +285,8 @@ def _describe(event: SesEvent) -> str:
 def _outcome_notification(
     event: SesEvent, message: Message, status: Status, failure: Failure | None
 ) -> Notification:
-    notification_type = NOTIFICATION_BY_KIND[event.kind]
+    notification_type = EVENT_KINDS[event.kind].notification
+    assert notification_type is not None, f"{event.kind} moves the status but tells nobody"
     if event.kind is SesEventKind.DELIVERY_DELAY:
         failure = diagnose(event)  # why it is late; the message itself has not failed
     return Notification(
@@ -332,8 +308,8 @@ def _suppressed_notification(
     event: SesEvent, message: Message | None, suppression: Suppression
 ) -> Notification:
     return Notification(
-        id=notification_id(SUPPRESSED, event),
-        type=SUPPRESSED,
+        id=notification_id(NotificationType.SUPPRESSED, event),
+        type=NotificationType.SUPPRESSED,
         occurred_at=event.occurred_at,
         message_id=message.id if message else None,
         recipient=event.recipient,

@@ -26,7 +26,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from .addresses import normalize
-from .models import Failure, Notification, SendRequest, Status, TimelineEvent, utcnow
+from .models import (
+    Failure,
+    Notification,
+    NotificationType,
+    SendRequest,
+    Status,
+    TimelineEvent,
+    utcnow,
+)
 from .pacing import SendPacer
 from .ports import (
     Claim,
@@ -39,11 +47,12 @@ from .ports import (
 )
 from .sending import MessageBusy, PermanentSendError, TransientSendError
 
+# What apps hear when the sender itself ends a message.
 NOTIFICATION_TYPES = {
-    Status.SUPPRESSED: "email.suppressed",
-    Status.FAILED: "email.failed",
-    Status.REJECTED: "email.rejected",
-    Status.RENDER_FAILED: "email.render_failed",
+    Status.SUPPRESSED: NotificationType.SUPPRESSED,
+    Status.FAILED: NotificationType.FAILED,
+    Status.REJECTED: NotificationType.REJECTED,
+    Status.RENDER_FAILED: NotificationType.RENDER_FAILED,
 }
 
 

@@ -17,6 +17,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from enum import StrEnum
@@ -26,7 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from .addresses import normalize
-from .models import MESSAGE_ID_TAG
+from .models import MESSAGE_ID_TAG, NotificationType, Status
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 # SES sends this once, when an identity's notifications are pointed at a topic: not an event.
@@ -54,15 +55,6 @@ class SesEventKind(StrEnum):
 
 # SES spells types "Rendering Failure", "DeliveryDelay", "Bounce"; compare them squashed.
 _KINDS_BY_SQUASHED_NAME = {kind.value.replace("_", ""): kind for kind in SesEventKind}
-# Kinds SES can report more than once per message and recipient without a feedback id: their
-# own timestamp (and link) tells two real events apart, while a redelivery stays one event.
-_REPEATABLE = {
-    SesEventKind.DELIVERY_DELAY,
-    SesEventKind.OPEN,
-    SesEventKind.CLICK,
-    SesEventKind.SUBSCRIPTION,
-    SesEventKind.UNKNOWN,
-}
 # RFC 3463 class.subject.detail, but not inside a longer dotted number such as an IP address
 # ("[10.5.7.1]" quotes no 5.7.1); a full stop after the code may still end a sentence.
 _ENHANCED_STATUS_CODE = re.compile(r"(?<![\d.])([245]\.\d{1,3}\.\d{1,3})(?!\.?\d)")
@@ -125,7 +117,7 @@ class SesEvent(BaseModel):
         type + recipient + feedback id. The kind, not SES's spelling, so the same bounce
         reported through both event publishing and identity notifications counts once."""
         discriminator = self.feedback_id or ""
-        if not discriminator and self.kind in _REPEATABLE:
+        if not discriminator and EVENT_KINDS[self.kind].repeatable:
             discriminator = self.occurred_at.isoformat() + (f"|{self.link}" if self.link else "")
         # Two new event types SES may add must not collide as "unknown".
         event_type = self.ses_event_type if self.kind is SesEventKind.UNKNOWN else self.kind
@@ -323,7 +315,7 @@ def parse_ses_notification(document: dict[str, Any]) -> list[SesEvent]:
         return []  # a new kind of SES message about no mail: nothing to record
     try:
         mail = _Mail.model_validate(_required(document, "mail", event_type))
-        return _PARSERS[kind](document, kind, event_type, mail)
+        return EVENT_KINDS[kind].parse(document, kind, event_type, mail)
     except ValidationError as error:
         raise MalformedSesEvent(f"SES {event_type} event: {_describe(error)}") from error
 
@@ -500,16 +492,52 @@ def _engagement_events(document, kind, event_type, mail) -> list[SesEvent]:
     ]
 
 
-_PARSERS = {
-    SesEventKind.SEND: _send_events,
-    SesEventKind.DELIVERY: _delivery_events,
-    SesEventKind.BOUNCE: _bounce_events,
-    SesEventKind.COMPLAINT: _complaint_events,
-    SesEventKind.REJECT: _reject_events,
-    SesEventKind.RENDERING_FAILURE: _rendering_failure_events,
-    SesEventKind.DELIVERY_DELAY: _delay_events,
-    SesEventKind.OPEN: _engagement_events,
-    SesEventKind.CLICK: _engagement_events,
-    SesEventKind.SUBSCRIPTION: _engagement_events,
-    SesEventKind.UNKNOWN: _engagement_events,
+# --- What each kind of event is and does: one row per kind, read everywhere -------------
+
+Parser = Callable[[dict[str, Any], SesEventKind, str, _Mail], list[SesEvent]]
+
+
+@dataclass(frozen=True)
+class EventKind:
+    parse: Parser
+    # The status the message moves to (forward only, by rank); None: timeline only.
+    status: Status | None = None
+    # What apps are told; every kind that moves the status tells them.
+    notification: NotificationType | None = None
+    # Its diagnosis is why the message failed (kept in `message.failure`).
+    explains_failure: bool = False
+    # SES may report it more than once per message and recipient without a feedback id:
+    # its own timestamp (and link) tells two real events apart in the dedup key, while a
+    # redelivery stays one event.
+    repeatable: bool = False
+    # Mailroom's configuration set publishes it (opens and clicks are left out: no
+    # tracking pixels or links).
+    subscribed: bool = False
+
+
+EVENT_KINDS: dict[SesEventKind, EventKind] = {
+    SesEventKind.SEND: EventKind(
+        _send_events, Status.SENT, NotificationType.SENT, subscribed=True),
+    SesEventKind.DELIVERY: EventKind(
+        _delivery_events, Status.DELIVERED, NotificationType.DELIVERED, subscribed=True),
+    SesEventKind.BOUNCE: EventKind(
+        _bounce_events, Status.BOUNCED, NotificationType.BOUNCED, explains_failure=True,
+        subscribed=True),
+    SesEventKind.COMPLAINT: EventKind(
+        _complaint_events, Status.COMPLAINED, NotificationType.COMPLAINED,
+        explains_failure=True, subscribed=True),
+    SesEventKind.REJECT: EventKind(
+        _reject_events, Status.REJECTED, NotificationType.REJECTED, explains_failure=True,
+        subscribed=True),
+    SesEventKind.RENDERING_FAILURE: EventKind(
+        _rendering_failure_events, Status.RENDER_FAILED, NotificationType.RENDER_FAILED,
+        explains_failure=True, subscribed=True),
+    SesEventKind.DELIVERY_DELAY: EventKind(
+        _delay_events, Status.DELAYED, NotificationType.DELAYED, repeatable=True,
+        subscribed=True),
+    SesEventKind.OPEN: EventKind(_engagement_events, repeatable=True),
+    SesEventKind.CLICK: EventKind(_engagement_events, repeatable=True),
+    SesEventKind.SUBSCRIPTION: EventKind(_engagement_events, repeatable=True),
+    SesEventKind.UNKNOWN: EventKind(_engagement_events, repeatable=True),
 }
+SUBSCRIBED_KINDS = tuple(kind for kind, row in EVENT_KINDS.items() if row.subscribed)
