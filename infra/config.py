@@ -66,8 +66,9 @@ class MailroomConfig:
         if not self.allows(self.from_address):
             # The sender's IAM policy only lets allowed senders appear as From.
             raise ValueError(f"from_address {self.from_address} is not in allowed_senders")
-        if min(self.sender_max_concurrency, self.events_max_concurrency) < shape.MIN_MAX_CONCURRENCY:
-            raise ValueError("SQS event source maximum concurrency must be at least 2")
+        least = shape.MIN_MAX_CONCURRENCY
+        if min(self.sender_max_concurrency, self.events_max_concurrency) < least:
+            raise ValueError(f"SQS event source maximum concurrency must be at least {least}")
 
     def allows(self, address: str) -> bool:
         """Whether `address` may be a From address: listed itself, or its domain is."""

@@ -71,6 +71,9 @@ class FunctionFactory(Construct):
         return [statement for access in spec.access
                 for statement in self._binding(access.resource).statements(access)]
 
+    def bound(self, resource: shape.Resource) -> Binding:
+        return self._binding(resource)
+
     def _binding(self, resource: shape.Resource) -> Binding:
         if resource not in self._bindings:
             raise ValueError(f"{resource.name} is used before its construct bound it")
@@ -81,7 +84,7 @@ class FunctionFactory(Construct):
         scope: Construct,
         spec: shape.Function,
         *,
-        settings: Mapping[str, object] = {},  # noqa: B006  (read only)
+        settings: Mapping[str, object] = {},
         max_concurrency: int | None = None,
     ) -> lambda_.Function:
         """The function `spec` declares. `settings`: values for its settings model's fields

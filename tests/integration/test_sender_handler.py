@@ -106,7 +106,8 @@ def test_a_message_that_keeps_failing_is_recorded_failed_and_lands_in_the_dlq(se
     failing = enqueue(sender, "down@example.com")
     sender["mailer"].failures["down@example.com"] = TransientSendError("InternalFailure")
 
-    for _ in range(SEND_QUEUE.max_receive_count + 1):  # the receive after the last moves it to the DLQ
+    # The receive after the last moves it to the DLQ.
+    for _ in range(SEND_QUEUE.max_receive_count + 1):
         poll(sender)
 
     message = sender["store"].get(failing)

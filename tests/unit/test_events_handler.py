@@ -152,7 +152,8 @@ def test_a_redelivered_batch_changes_nothing_more(fakes: Fakes, invoke: Any) -> 
     assert len(fakes.publisher.published) == 2
 
 
-def test_a_poison_record_fails_alone(fakes: Fakes, invoke: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_poison_record_fails_alone(fakes: Fakes, invoke: Any,
+                                     caplog: pytest.LogCaptureFixture) -> None:
     # Given a batch of a good delivery and a malformed record
     event = lambda_event("sqs-batch-poison.json")
     _good, poison = event["Records"]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mailroom.shape import ROUTES
 from mailroom_dev.local.apigateway import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -63,6 +64,17 @@ def test_the_public_routes_answer_get_without_a_key(path):
     route = match_route("GET", path)
 
     assert route == Route(path, None, api_key_required=False)
+
+
+@pytest.mark.parametrize("declared", list(ROUTES), ids=lambda r: f"{r.method} {r.path}")
+def test_every_declared_route_needs_the_key_unless_the_shape_says_public(declared):
+    path = declared.openapi_path.replace("{message_id}", "m-1").replace(
+        "{email}", "ada@example.com").replace("{name}", "welcome")
+
+    route = match_route(declared.method, path)
+
+    assert route is not None
+    assert route.api_key_required is not declared.public
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD"])
