@@ -54,8 +54,11 @@ deploy: setup
 bench: setup
 	$(VENV)/bin/pytest benchmarks --benchmark-only -p no:cacheprovider -s -p no:logging
 
+## ruff, mypy (with the pydantic plugin) on functions/, infra/ and mailroom_dev/, and the
+## compiled templates up to date.
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m mailroom_dev.templates_build --check
 
 ## Rebuild functions/mailroom/compiled_templates.json from templates/.

@@ -3,13 +3,22 @@ point-in-time recovery, encrypted."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mailroom import shape
 
 from .functions import Binding, FunctionFactory, resource_statement
+
+
+def _statements(table: dynamodb.Table, access: shape.Access) -> list[iam.PolicyStatement]:
+    """The declared actions on the table, and on the index a Query names."""
+    index = [f"{table.table_arn}/index/{access.index.name}"] if access.index else []
+    return resource_statement("dynamodb", access, table.table_arn, *index)
 
 
 def _attribute(name: str) -> dynamodb.Attribute:
@@ -21,13 +30,8 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         self.tables = {table: self._table(table) for table in shape.TABLES}
         for declared, table in self.tables.items():
-            factory.bind(declared, Binding(
-                identifier=table.table_name,
-                statements=lambda access, table=table: resource_statement(
-                    "dynamodb", access, table.table_arn,
-                    *([f"{table.table_arn}/index/{access.index.name}"] if access.index else []),
-                ),
-            ))
+            factory.bind(declared, Binding(identifier=table.table_name,
+                                           statements=partial(_statements, table)))
 
     def _table(self, table: shape.Table) -> dynamodb.Table:
         construct = dynamodb.Table(

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     async_process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mailroom import shape
@@ -154,7 +155,7 @@ async def _send_record_async(record: SQSRecord, deps: Dependencies,
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any,
-            deps: Dependencies | None = None) -> dict[str, Any]:
+            deps: Dependencies | None = None) -> PartialItemFailureResponse:
     """Lambda's entry point; tests pass `deps` built with fakes."""
     deps = deps or dependencies()
 

@@ -295,8 +295,8 @@ def settings_environment(resources: Resources) -> dict[str, str]:
     env: dict[str, str] = {}
     for spec in shape.FUNCTIONS:
         fields = spec.settings.model_fields
-        wired = {setting: resources.identifier(resource)
-                 for setting, resource in spec.wired_settings.items()}
+        wired: dict[str, object] = {setting: resources.identifier(resource)
+                                    for setting, resource in spec.wired_settings.items()}
         wired |= {name: value for name, value in LOCAL_WIRING.items() if name in fields}
         tunable = {name: value for name, value in LOCAL_DEFAULTS.items() if name in fields}
         tunable |= {name: os.environ[variable] for name in fields
