@@ -56,8 +56,9 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(
     title="Mailroom API",
     version="1",
-    description="Transactional email on Amazon SES. Every route but /v1/health and "
-                "/v1/openapi.json needs the x-api-key header.",
+    description="Transactional email on Amazon SES. Every route but "
+                f"{' and '.join(route.path for route in ROUTES.public)} needs the x-api-key "
+                "header.",
     security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
     security=[{"apiKey": []}],
 )
