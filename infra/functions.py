@@ -39,7 +39,6 @@ class Binding:
     queue: sqs.IQueue | None = None  # for an event source reading it
 
 
-
 class FunctionFactory(Construct):
     """Holds what all functions share (code asset, Powertools layer, retention) and the
     bindings of the resources they use."""
@@ -69,12 +68,9 @@ class FunctionFactory(Construct):
     def statements(self, spec: shape.Function) -> list[iam.PolicyStatement]:
         """Every statement the function's declared access takes."""
         return [statement for access in spec.access
-                for statement in self._binding(access.resource).statements(access)]
+                for statement in self.bound(access.resource).statements(access)]
 
     def bound(self, resource: shape.Resource) -> Binding:
-        return self._binding(resource)
-
-    def _binding(self, resource: shape.Resource) -> Binding:
         if resource not in self._bindings:
             raise ValueError(f"{resource.name} is used before its construct bound it")
         return self._bindings[resource]
@@ -90,7 +86,7 @@ class FunctionFactory(Construct):
         """The function `spec` declares. `settings`: values for its settings model's fields
         that are not resource names (those come from the bindings); the rest take the
         model's defaults. Unknown fields and missing required ones fail synth."""
-        resource_names = {setting: self._binding(resource).identifier
+        resource_names = {setting: self.bound(resource).identifier
                           for setting, resource in spec.wired_settings.items()}
         settings_environment = spec.settings.environment(**resource_names, **settings)
         title = spec.name.capitalize()
@@ -151,7 +147,7 @@ class FunctionFactory(Construct):
         )
         if spec.event_source is not None:
             source = spec.event_source
-            queue = self._binding(source.queue).queue
+            queue = self.bound(source.queue).queue
             assert queue is not None, f"{source.queue.name} is bound without its queue"
             # Partial batch failures: one failed record retries alone, not its whole batch.
             # Maximum concurrency caps the fleet (the sender's never outruns SES's rate).

@@ -1,5 +1,5 @@
-"""The deployment's shape, as plain data: every function, table, queue, topic and public
-route, with its limits and the AWS access each function needs (DESIGN §1, §6).
+"""The deployment's shape, as plain data: every function, table, queue, topic and route, with
+its limits and the AWS access each function needs (DESIGN §1, §6).
 
 It is the one place these facts are written. The CDK constructs (infra/) build the stack
 from it, IAM statements included; the local stack (mailroom_dev/local) creates the same
@@ -9,7 +9,8 @@ a table is one edit here plus the code that uses it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -21,9 +22,8 @@ LOG_LEVEL = "INFO"
 
 # AWS's guidance for Lambda consumers of SQS: visibility timeout at least 6x the timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
-DAY_SECONDS = 24 * 3600
 # SQS's maximum retention: mail waiting out a pause, and dead letters, keep this long.
-MAX_RETENTION_SECONDS = 14 * DAY_SECONDS
+MAX_RETENTION_SECONDS = 14 * 24 * 3600
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ class Routes:
     health: Route = Route("GET", "/v1/health", "getHealth", public=True)
     openapi: Route = Route("GET", "/v1/openapi.json", "getOpenApi", public=True)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Route]:
         return iter(getattr(self, name) for name in self.__dataclass_fields__)
 
     @property
@@ -320,17 +320,3 @@ MAX_REQUEST_BODY_BYTES = 512 * 1024
 # SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
 MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
 MAX_BATCH_ITEMS = 100
-
-
-@dataclass(frozen=True)
-class Shape:
-    """Everything above, for code that walks the whole deployment (tests, the local stack)."""
-
-    functions: tuple[Function, ...] = FUNCTIONS
-    tables: tuple[Table, ...] = TABLES
-    queues: tuple[Queue, ...] = QUEUES
-    topics: tuple[Topic, ...] = TOPICS
-    routes: Routes = field(default_factory=Routes)
-
-
-SHAPE = Shape()
