@@ -1,13 +1,17 @@
 """In-memory fakes of the domain's ports (mailroom.ports). They keep the same rules as the
-DynamoDB adapters — dedup by event key, status by rank, leases — so unit tests pin
-behaviour without AWS; the integration tests pin the adapters against moto."""
+AWS adapters — dedup by event key, status by rank, leases, SQS's delay limit — so unit tests
+pin behaviour without AWS; tests/contract runs the same tests against each fake and its
+adapter, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
+from mailroom.errors import InvalidCursor
 from mailroom.models import (
     Failure,
     Message,
@@ -72,7 +76,6 @@ class FakeMessageStore:
             status=Status.SENT,
             ses_message_id=ses_message_id,
         )
-        self.leases.pop(message_id, None)
 
     def apply_event(
         self,
@@ -82,18 +85,24 @@ class FakeMessageStore:
         failure: Failure | None = None,
         ses_message_id: str | None = None,
     ) -> bool:
-        message = self.messages[message_id]
-        if any(seen.key == event.key for seen in message.events):
-            return False
-        message.events.append(event)
-        message.updated_at = max(message.updated_at, event.at)
-        if ses_message_id and not message.ses_message_id:
-            message.ses_message_id = ses_message_id
+        message = self.messages.get(message_id)
+        if message is None:
+            return False  # an event never creates a message
+        appended = all(seen.key != event.key for seen in message.events)
+        if appended:
+            message.events.append(event)
+            message.updated_at = event.at
+            if ses_message_id:
+                message.ses_message_id = message.ses_message_id or ses_message_id
+                self.leases.pop(message_id, None)
+        # Even for a duplicate event: if a crash came between the adapter's two writes, the
+        # redelivered event must still move the status.
         if status is not None and status.rank > message.status.rank:
             message.status = status
+            message.updated_at = event.at
             if failure is not None:
                 message.failure = failure
-        return True
+        return appended
 
 
 class FakeSuppressionStore:
@@ -129,17 +138,17 @@ class FakeSuppressionStore:
     def list(
         self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
     ) -> tuple[list[Suppression], str | None]:
+        listing = reason.value if reason else "all"
+        after = _cursor_position(cursor, listing)
         active = sorted(
             (s for s in self.items.values()
-             if s.is_active(now) and (reason is None or s.reason == reason)),
+             if s.is_active(now) and (reason is None or s.reason == reason)
+             and (after is None or s.email > after)),
             key=lambda s: s.email,
         )
-        start = next((i for i, s in enumerate(active) if cursor and s.email > cursor), 0)
-        if cursor and start == 0 and (not active or active[0].email <= cursor):
-            start = len(active)
-        page = active[start:start + limit]
-        more = start + limit < len(active)
-        return page, (page[-1].email if more and page else None)
+        page = active[:limit]
+        more = len(active) > limit
+        return page, (_cursor(listing, page[-1].email) if more else None)
 
     def record_soft_bounce(
         self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
@@ -166,12 +175,38 @@ def _same_entry(candidate: Suppression, existing: Suppression) -> bool:
         existing.reason, existing.created_at, existing.note)
 
 
+def _cursor(listing: str, after: str) -> str:
+    token = json.dumps({"listing": listing, "after": after})
+    return base64.urlsafe_b64encode(token.encode()).decode()
+
+
+def _cursor_position(cursor: str | None, listing: str) -> str | None:
+    """The address a cursor of this listing resumes after; like the adapter, any other
+    cursor is refused."""
+    if not cursor:
+        return None
+    try:
+        token = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise InvalidCursor() from None
+    if (not isinstance(token, dict) or token.get("listing") != listing
+            or not isinstance(token.get("after"), str)):
+        raise InvalidCursor()
+    return str(token["after"])
+
+
+SQS_MAX_DELAY_SECONDS = 900
+
+
 class FakeSendQueue:
     def __init__(self) -> None:
         self.sent: list[SendRequest] = []
         self.delays: list[int] = []
 
     def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None:
+        if not 0 <= delay_seconds <= SQS_MAX_DELAY_SECONDS:
+            raise RuntimeError(f"Value {delay_seconds} for parameter DelaySeconds is invalid: "
+                               f"SQS delays a message 0 to {SQS_MAX_DELAY_SECONDS} seconds.")
         self.sent.extend(requests)
         self.delays.extend([delay_seconds] * len(requests))
 

@@ -67,8 +67,10 @@ class MessageStore(Protocol):
         failure: Failure | None = None,
         ses_message_id: str | None = None,
     ) -> bool:
-        """Add `event` to the timeline once (False if its key was seen), move the status only
-        forward by rank, and set `failure` together with a status it explains."""
+        """Add `event` to the timeline once (False if its key was seen, or there is no such
+        message), move the status only forward by rank — for an event seen before too, as
+        its status change may not have been recorded — and set `failure` together with a
+        status it explains."""
         ...
 
 
@@ -103,7 +105,11 @@ class SuppressionStore(Protocol):
 
     def list(
         self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
-    ) -> tuple[list[Suppression], str | None]: ...
+    ) -> tuple[list[Suppression], str | None]:
+        """Up to `limit` active entries (of `reason`, if given) and the cursor resuming right
+        after the last one, None when no entry follows. A cursor the store did not return
+        for the same listing raises `InvalidCursor`."""
+        ...
 
     def record_soft_bounce(
         self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
@@ -116,7 +122,10 @@ class SuppressionStore(Protocol):
 
 
 class SendQueue(Protocol):
-    def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None: ...
+    def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None:
+        """Queue every request, each invisible to the sender for `delay_seconds` (at most
+        900, SQS's limit)."""
+        ...
 
 
 class SendingSwitch(Protocol):
@@ -134,4 +143,6 @@ class Mailer(Protocol):
 
 
 class Publisher(Protocol):
-    def publish(self, notifications: Sequence[Notification]) -> None: ...
+    def publish(self, notifications: Sequence[Notification]) -> None:
+        """Publish each one with its `type` as a message attribute subscribers filter on."""
+        ...

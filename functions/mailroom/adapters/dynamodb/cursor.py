@@ -17,9 +17,11 @@ def encode_cursor(key: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
 
-def decode_cursor(cursor: str | None, key_names: Collection[str]) -> dict[str, Any] | None:
-    """The key a `next_cursor` encodes: exactly the listing's key attributes, as strings.
-    Anything else was not made by this API (or belongs to another listing)."""
+def decode_cursor(cursor: str | None, key_names: Collection[str],
+                  fixed: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """The key a `next_cursor` encodes: exactly the listing's key attributes, as strings,
+    with the `fixed` values the listing queries by (a by_reason cursor is for its reason
+    only). Anything else was not made by this API (or belongs to another listing)."""
     if not cursor:
         return None
     try:
@@ -28,6 +30,7 @@ def decode_cursor(cursor: str | None, key_names: Collection[str]) -> dict[str, A
         raise InvalidCursor() from None
     if (isinstance(key, dict) and set(key) == set(key_names)
             and all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str)
-                    for v in key.values())):
+                    for v in key.values())
+            and all(key[name]["S"] == value for name, value in (fixed or {}).items())):
         return key
     raise InvalidCursor()

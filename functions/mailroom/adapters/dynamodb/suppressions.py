@@ -136,7 +136,8 @@ class DynamoSuppressionStore:
         """Up to `limit` active entries, and the cursor of the next page: the key of the last
         entry returned, or None when no active entry follows it."""
         operation, request, key_names = self._listing(now, reason)
-        start_key = decode_cursor(cursor, key_names)
+        start_key = decode_cursor(cursor, key_names,
+                                  fixed={"reason": reason.value} if reason else None)
         if start_key:
             request["ExclusiveStartKey"] = start_key
         # One entry more than asked for tells whether there is a next page.
