@@ -19,17 +19,21 @@ from botocore.exceptions import ClientError
 
 from ...models import Suppression, SuppressionReason
 from ...ports import SoftBounces
-from ...shape import SUPPRESSIONS_BY_REASON
+from ...shape import SUPPRESSIONS, SUPPRESSIONS_BY_REASON
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
 from .codec import epoch, from_item, to_attribute
 from .conditions import is_conditional_failure
 from .cursor import decode_cursor, encode_cursor
 
+# Epoch seconds; DynamoDB TTL removes expired entries (late: every read filters on it too).
+assert SUPPRESSIONS.ttl_attribute is not None
+TTL_ATTRIBUTE: str = SUPPRESSIONS.ttl_attribute
+
 REASON_INDEX = SUPPRESSIONS_BY_REASON.name
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
 # The attributes a listing resumes from: the table's key, and for the index its keys too.
-SCAN_KEY = ("email",)
-REASON_INDEX_KEY = ("email", "reason", "created_at")
+SCAN_KEY = (SUPPRESSIONS.partition_key,)
+REASON_INDEX_KEY = (*SCAN_KEY, *SUPPRESSIONS_BY_REASON.keys)
 SOFT_BOUNCE_WRITE_ATTEMPTS = 5
 
 
@@ -109,7 +113,7 @@ class DynamoSuppressionStore:
             values[":ttl"] = {"N": str(epoch(suppression.expires_at))}
         else:
             removes.append("#ttl")
-        names["#ttl"] = "ttl"
+        names["#ttl"] = TTL_ATTRIBUTE
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
             "TableName": self.table_name,
@@ -157,7 +161,7 @@ class DynamoSuppressionStore:
         active = "attribute_not_exists(#ttl) OR #ttl > :now"
         request: dict[str, Any] = {
             "TableName": self.table_name,
-            "ExpressionAttributeNames": {"#ttl": "ttl"},
+            "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
             "ExpressionAttributeValues": {":now": {"N": str(epoch(now))}},
         }
         if reason is None:
@@ -215,7 +219,7 @@ class DynamoSuppressionStore:
             Key=key,
             UpdateExpression="SET bounces = :bounces, #ttl = :ttl, version = :next",
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
             ExpressionAttributeValues=values,
         )
 
