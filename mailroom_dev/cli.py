@@ -215,7 +215,9 @@ def dev(
     max_send_rate: Annotated[float | None, typer.Option(
         help="SES simulator's send rate per second (default 14, MAILROOM_SIM_MAX_SEND_RATE).",
     )] = None,
-    verbose: Annotated[bool, typer.Option(help="Also show the handlers' logs.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        help="The handlers' Powertools JSON logs and metrics (EMF) instead of short lines.",
+    )] = False,
 ) -> None:
     """Run the local stack in the foreground (what `make dev` runs). Ctrl-C stops it."""
     from mailroom_dev.local.__main__ import configure_logging, run
@@ -228,7 +230,7 @@ def dev(
         ) if value is not None
     }
     configure_logging(verbose=verbose)
-    raise typer.Exit(run(LocalStackOptions.from_env(**overrides)))
+    raise typer.Exit(run(LocalStackOptions.from_env(**overrides), verbose=verbose))
 
 
 @app.command()

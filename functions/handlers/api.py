@@ -231,6 +231,7 @@ def route(declared: Route, **kwargs: Any) -> Any:
 def send_email(body: Annotated[EmailRequest, Body()]):
     result = _accept(body, _header("Idempotency-Key"))
     metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
+    logger.info(f"queued for {body.to}", message_id=result["id"])
     return Response(status_code=202, content_type="application/json", body=result)
 
 
@@ -265,6 +266,8 @@ def send_batch(body: Annotated[BatchRequest, Body()]):
     ordered = [{"index": index, **results[index]} for index in range(len(body.emails))]
     metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count,
                        value=sum(1 for result in ordered if "id" in result))
+    logger.info(f"batch: {sum(1 for result in ordered if 'id' in result)} of {len(ordered)} "
+                "queued")
     return Response(status_code=202, content_type="application/json",
                     body={"results": ordered})
 
@@ -311,6 +314,7 @@ def put_suppression(email: str, body: Annotated[SuppressionUpdate, Body()]) -> d
         "expires_at": body.expires_at, "source": "api", "note": body.note,
     })
     _deps().suppressions.put(suppression)
+    logger.info(f"suppressed {address} by hand")
     return suppression.to_api()
 
 
@@ -322,6 +326,7 @@ def delete_suppression(email: str):
     address = normalize(_unquote(email))
     if not _deps().suppressions.delete(address):
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
+    logger.info(f"{address} is no longer suppressed")
     return Response(status_code=204, body=None)
 
 
@@ -400,6 +405,8 @@ def _openapi_document() -> dict[str, Any]:
 def handle_domain_error(error: MailroomError) -> Response:
     if error.http_status >= 500:
         logger.warning("request refused", code=error.code, reason=error.message)
+    else:
+        logger.info(f"refused: {error.code}", reason=error.message)
     return Response(status_code=error.http_status, content_type="application/json",
                     body=error.to_body())
 
@@ -414,6 +421,7 @@ def handle_validation_error(error: SchemaError) -> Response:
     details = [{"field": ".".join(str(part) for part in item.get("loc", ())[1:]),
                 "problem": item.get("msg"), "type": item.get("type")} for item in errors]
     problems = "; ".join(f"{d['field'] or 'body'}: {d['problem']}" for d in details)
+    logger.info("refused: validation_error", reason=problems)
     return Response(status_code=422, content_type="application/json", body={"error": {
         "code": "validation_error", "message": f"The request is not valid: {problems}",
         "details": details}})
@@ -451,6 +459,7 @@ def handler(event: dict[str, Any], context: Any,
             f"The body is larger than {MAX_REQUEST_BODY_BYTES} bytes. Send references (URLs, "
             "ids) in template data instead of content.",
             details={"limit": MAX_REQUEST_BODY_BYTES})
+        logger.info(f"refused: {error.code}", reason=error.message)
         return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
                 "body": json.dumps(error.to_body())}
     if body and event.get("httpMethod") in ("POST", "PUT"):
@@ -481,5 +490,6 @@ def _refuse_non_object_json(event: dict[str, Any], body: str) -> dict[str, Any] 
         return None
     error = RequestValidationError("The body must be a JSON object.",
                                    details=[{"field": "", "problem": "not an object"}])
+    logger.info(f"refused: {error.code}", reason=error.message)
     return {"statusCode": 422, "headers": {"Content-Type": "application/json"},
             "body": json.dumps(error.to_body())}

@@ -137,7 +137,9 @@ def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEve
             name="NotificationsPublished", unit=MetricUnit.Count, value=len(published)
         )
         logger.info(
-            "SES event record applied",
+            # What it did, e.g. "bounce → bounced, suppressed": what apps were told.
+            f"{first.kind} → " + (", ".join(notification.type.removeprefix("email.")
+                                            for notification in published) or "nothing new"),
             extra={
                 "recipients": len(events),
                 "notifications": [notification.type for notification in published],

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from . import logs
 from .stack import LocalStack, LocalStackOptions, PortInUse
 
 TRY_IT_RECIPIENT = "success@simulator.amazonses.com"
@@ -52,8 +53,9 @@ def welcome_example() -> dict[str, Any]:
     return {"name": "Ada", "action_url": "https://example.com/start"}
 
 
-def run(options: LocalStackOptions, *, quiet: bool = False) -> int:
-    """Start the stack, print how to use it, wait for SIGINT/SIGTERM, stop cleanly."""
+def run(options: LocalStackOptions, *, quiet: bool = False, verbose: bool = False) -> int:
+    """Start the stack, print how to use it, wait for SIGINT/SIGTERM, stop cleanly.
+    `verbose`: the handlers' own logs and metrics, as configure_logging set them up."""
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -73,6 +75,7 @@ def run(options: LocalStackOptions, *, quiet: bool = False) -> int:
                   "repository root after the set-up.", file=sys.stderr)
             return 1
         started = True
+        logs.attach(verbose)  # the handlers are loaded now
         if not quiet:
             print(try_it(config, welcome_example()), flush=True)
         print(f"ready: {stack.state_file}", flush=True)
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-delay", type=float, help="seconds between SES events")
     parser.add_argument("--quiet", action="store_true", help="no 'try it' banner")
     parser.add_argument("--verbose", action="store_true",
-                        help="also show the handlers' own (Powertools JSON) logs")
+                        help="the handlers' Powertools JSON logs and metrics (EMF) instead "
+                        "of short lines, and every SES event published")
     args = parser.parse_args(argv)
     overrides = {
         key: value
@@ -113,19 +117,23 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None
     }
     configure_logging(verbose=args.verbose)
-    return run(LocalStackOptions.from_env(**overrides), quiet=args.quiet)
+    return run(LocalStackOptions.from_env(**overrides), quiet=args.quiet, verbose=args.verbose)
 
 
 def configure_logging(verbose: bool) -> None:
-    """One line per API request and SES event; handler logs only with --verbose."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s",
-                        datefmt="%H:%M:%S")
+    """One short line for each request, send and SES event, from the emulators and the
+    handlers alike (mailroom_dev/local/logs.py); with --verbose the handlers' Powertools
+    JSON and their metrics (EMF) instead, and every event the SES simulator publishes.
+    Runs before the stack starts: the stack hands these variables to the handlers."""
+    logs.install(verbose)
     logging.getLogger("mailroom_dev.local").setLevel(logging.INFO)
+    # INFO: the handlers log what they did at INFO (a developer's setting wins).
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     if verbose:
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
-    else:
-        # Metrics go nowhere locally; Powertools' warning about that is just noise.
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false")
+        logging.getLogger(logs.SES_LOGGER).setLevel(logging.DEBUG)
+    # Invocations that add no metric (health checks, refusals) are expected.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

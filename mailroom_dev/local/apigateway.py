@@ -19,6 +19,7 @@ from mailroom import shape
 
 from .httpserver import BodyTooLarge, JsonRequestHandler, LoopbackServer
 from .lambda_runtime import LambdaFunction
+from .logs import about
 from .resources import ACCOUNT_ID
 
 log = logging.getLogger("mailroom_dev.local")
@@ -228,21 +229,21 @@ class _ApiRequestHandler(JsonRequestHandler):
             response = self.gateway.function.invoke(event)
             status, headers, payload = _proxy_response(response)
         except Exception:
-            log.exception("api handler failed (%s %s)", self.command, url.path)
+            log.exception("%s %s: the api handler failed", self.command, url.path,
+                          extra=about(self.gateway.function.name))
             return self._gateway_error(INTERNAL_ERROR, request_id)
         headers.append(("x-amzn-RequestId", request_id))
         self.send_body(status, payload, headers, content_type=None)
-        log.info(
-            "%s %s -> %s (%.0f ms)", self.command, url.path, status,
-            (time.monotonic() - started) * 1000,
-        )
+        log.info("%s %s %s (%.0f ms)", self.command, url.path, status,
+                 (time.monotonic() - started) * 1000, extra=about(self.gateway.function.name))
 
     def _gateway_error(self, error: GatewayResponse, request_id: str) -> None:
         headers = [("x-amzn-RequestId", request_id)]
         if error.error_type:
             headers.append(("x-amzn-ErrorType", error.error_type))
         self.send_json(error.status, error.body, headers)
-        log.info("%s %s -> %s (gateway)", self.command, self.path, error.status)
+        log.info("%s %s %s  refused by API Gateway: %s", self.command, self.path, error.status,
+                 error.body["error"]["message"], extra=about(self.gateway.function.name))
 
 
 def _proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:

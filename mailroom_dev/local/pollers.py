@@ -13,6 +13,7 @@ from typing import Any
 from mailroom.shape import EventSource
 
 from .lambda_runtime import LambdaFunction
+from .logs import about
 
 log = logging.getLogger("mailroom_dev.local")
 
@@ -123,7 +124,7 @@ class SqsPoller:
             except Exception:
                 if self._stopping.is_set():
                     return  # moto may already be gone during shutdown
-                log.exception("poller %s: receiving from SQS failed", self.function.name)
+                log.exception("receiving from SQS failed", extra=about(self.function.name))
                 self._stopping.wait(1)
 
     def poll_once(self) -> int:
@@ -145,14 +146,13 @@ class SqsPoller:
             response = self.function.invoke(sqs_event(messages, self.queue_arn, self.region))
         except Exception:
             # A function error fails the whole batch: every message comes back later.
-            log.exception("%s failed a batch of %d", self.function.name, len(messages))
+            log.exception("the function failed a batch of %d", len(messages),
+                          extra=about(self.function.name))
             return
         failed = failed_message_ids(response, batch_ids)
         if failed:
-            log.info(
-                "%s: %d of %d messages left for retry", self.function.name, len(failed),
-                len(messages),
-            )
+            log.info("%d of %d messages left for retry", len(failed), len(messages),
+                     extra=about(self.function.name))
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self.sqs.delete_message_batch(

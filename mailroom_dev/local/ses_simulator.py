@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .httpserver import JsonRequestHandler, LoopbackServer
+from .logs import SES, SES_LOGGER, about, about_mail
 from .outbox import OutgoingEmail, build_mime, headers_for_event, write_eml
 from .resources import ACCOUNT_ID, REGION
 from .ses_events import (
@@ -41,7 +42,7 @@ from .ses_events import (
 )
 from .ses_mailbox import bare_address, outcome_for
 
-log = logging.getLogger("mailroom_dev.local")
+log = logging.getLogger(SES_LOGGER)
 
 DEFAULT_MAX_SEND_RATE = 14.0  # a new SES account's rate, messages per second
 DEFAULT_MAX_24_HOUR_SEND = 50_000.0
@@ -149,11 +150,12 @@ class EventDispatcher:
                 _, _, event = heapq.heappop(self._queue)
             try:
                 self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(event))
-                log.info(
-                    "SES %s event for %s", event["eventType"], event["mail"]["destination"]
-                )
+                log.debug("published a %s event for %s", event["eventType"],
+                          ", ".join(event["mail"]["destination"]),
+                          extra=about_mail(event["mail"].get("tags") or {}))
             except Exception:
-                log.exception("publishing an SES %s event failed", event.get("eventType"))
+                log.exception("publishing an SES %s event failed", event.get("eventType"),
+                              extra=about(SES))
 
 
 @dataclass
@@ -328,7 +330,8 @@ class SesSimulator:
             for step, event in enumerate(events, start=1):
                 self.dispatcher.schedule(accepted_clock + step * self.event_delay, event)
         else:
-            log.warning("SendEmail without ConfigurationSetName: SES publishes no events")
+            log.warning("SendEmail without ConfigurationSetName: SES publishes no events",
+                        extra=about(SES))
         with self._lock:
             self.sends.append(SimulatedSend(
                 message_id=message_id,
@@ -337,7 +340,7 @@ class SesSimulator:
                 eml_path=str(eml_path) if eml_path else None,
                 events=[event["eventType"] for event in events],
             ))
-        log.info("SES accepted %s for %s", message_id, ", ".join(email.recipients))
+        log.info("accepted as %s", message_id, extra=about_mail(mail.tags))
         return {"MessageId": message_id}
 
     # -- helpers -------------------------------------------------------------------------
@@ -475,7 +478,8 @@ class _SesRequestHandler(JsonRequestHandler):
                 [("x-amzn-ErrorType", "BadRequestException"), ("x-amzn-RequestId", request_id)],
             )
         except Exception as error:
-            log.exception("SES simulator failed on %s %s", self.command, path)
+            log.exception("SES simulator failed on %s %s", self.command, path,
+                          extra=about(SES))
             return self.send_json(
                 500, {"message": str(error)},
                 [("x-amzn-ErrorType", "InternalFailure"), ("x-amzn-RequestId", request_id)],
