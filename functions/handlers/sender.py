@@ -102,7 +102,8 @@ def send_record(record: SQSRecord, deps: Dependencies,
                 time_left: Callable[[], float] | None = None) -> SendResult:
     request = SendRequest.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or 1)
-    logger.append_keys(message_id=request.id, attempt=attempt)
+    # Per thread: the records of a batch are sent concurrently.
+    logger.thread_safe_append_keys(message_id=request.id, attempt=attempt)
     try:
         result = deps.sender.send(request, time_left=time_left)
     except MessageBusy as error:

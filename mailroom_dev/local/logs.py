@@ -1,7 +1,7 @@
 """What the local stack prints: one short line for each thing that happens, saying which
 function (or the SES simulator) it happened in and to which message:
 
-    09:12:03 api      POST /v1/emails 202 (41 ms)  7f3c1a2b…  queued for ada@example.com
+    09:12:03 api      POST /v1/emails 202 (41 ms)  7f3c1a2b…  queued
     09:12:04 sender   7f3c1a2b…  sent
     09:12:05 events   7f3c1a2b…  delivery → delivered
 
