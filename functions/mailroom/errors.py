@@ -63,6 +63,15 @@ class NotFound(MailroomError):
     code, http_status = "not_found", 404
 
 
+class MethodNotAllowed(MailroomError):
+    code, http_status = "method_not_allowed", 405
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"{path} does not take {method}; it takes {', '.join(allowed)}.",
+                         details={"allowed": list(allowed)})
+        self.allowed = allowed
+
+
 class QueueUnavailable(MailroomError):
     code, http_status = "queue_unavailable", 503
 

@@ -9,6 +9,7 @@ a table is one edit here plus the code that uses it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -285,6 +286,11 @@ class Route:
     def openapi_path(self) -> str:
         return self.path.replace("<", "{").replace(">", "}")
 
+    def matches(self, path: str) -> bool:
+        """Whether a request path is this route's (parameters match one path segment)."""
+        pattern = re.sub(r"<[^>]+>", "[^/]+", re.escape(self.path))
+        return re.fullmatch(pattern, path) is not None
+
 
 @dataclass(frozen=True)
 class Routes:
@@ -309,6 +315,10 @@ class Routes:
     @property
     def public(self) -> tuple[Route, ...]:
         return tuple(route for route in self if route.public)
+
+    def methods_at(self, path: str) -> tuple[str, ...]:
+        """The methods the API has at `path` (none: no such path)."""
+        return tuple(sorted({route.method for route in self if route.matches(path)}))
 
 
 ROUTES = Routes()

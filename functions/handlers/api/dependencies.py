@@ -1,0 +1,96 @@
+"""What the api function works with: its Powertools utilities and one frozen Dependencies,
+built once per container from its settings. The handler puts the Dependencies in the
+resolver's context for each invocation; the routers read them from there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from mailroom import shape
+from mailroom.accept import Acceptor, EmailRequest
+from mailroom.ports import MessageStore, SendingSwitch, SuppressionStore
+from mailroom.settings import ApiSettings, api_settings
+
+logger = Logger(service=shape.API.service)
+tracer = Tracer(service=shape.API.service)
+metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.API.service)
+IDEMPOTENCY_HOURS = 24
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the api function works with, built once per container."""
+
+    acceptor: Acceptor
+    messages: MessageStore
+    suppressions: SuppressionStore
+    switch: SendingSwitch
+    # `acceptor.accept` behind Powertools idempotency (see idempotent_accept).
+    idempotent_accept: Any
+
+    @classmethod
+    def from_settings(cls, settings: ApiSettings) -> Dependencies:
+        from mailroom.adapters.dynamodb import (
+            DynamoMessageStore,
+            DynamoSendingSwitch,
+            DynamoSuppressionStore,
+        )
+        from mailroom.adapters.sqs import SqsSendQueue
+        from mailroom.templates import TemplateCatalog
+
+        messages = DynamoMessageStore(settings.messages_table)
+        suppressions = DynamoSuppressionStore(settings.suppressions_table)
+        switch = DynamoSendingSwitch(settings.control_table)
+        acceptor = Acceptor(
+            messages=messages,
+            suppressions=suppressions,
+            queue=SqsSendQueue(settings.send_queue_url),
+            catalog=TemplateCatalog.load(),
+            default_from=settings.default_from,
+            allowed_senders=settings.allowed_senders,
+            check_deliverability=settings.check_deliverability,
+            switch=switch,
+        )
+        return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
+                   switch=switch,
+                   idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor))
+
+
+@cache
+def dependencies() -> Dependencies:
+    return Dependencies.from_settings(api_settings())
+
+
+def current(router: APIGatewayRouter) -> Dependencies:
+    """This invocation's dependencies, as the handler handed them to the resolver."""
+    deps: Dependencies = router.context["deps"]
+    return deps
+
+
+def idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
+    """`acceptor.accept` behind Powertools idempotency: same key and body → the first
+    answer; same key, other body → IdempotencyValidationError."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_HOURS * 3600,
+    )
+
+    @idempotent_function(data_keyword_argument="keyed", config=config,
+                         persistence_store=DynamoDBPersistenceLayer(table_name=table_name))
+    def accept(keyed: dict[str, Any]) -> dict[str, str]:
+        return acceptor.accept(EmailRequest.model_validate(keyed["body"]))
+
+    accept.config = config  # type: ignore[attr-defined]
+    return accept

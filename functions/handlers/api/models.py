@@ -1,0 +1,235 @@
+"""The HTTP API's request and response bodies (DESIGN §4), and the responses each route
+declares in the OpenAPI document. Routes return these models, so the document carries the
+schema of every body and a generated client gets typed fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
+
+from mailroom.accept import EmailRequest
+from mailroom.models import (
+    Message,
+    SendingState,
+    Status,
+    Suppression,
+    SuppressionReason,
+    utcnow,
+)
+from mailroom.shape import MAX_BATCH_ITEMS
+
+__all__ = ["EmailRequest"]  # the domain's own request model, served as is
+
+
+# --- errors ------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["missing_template_data"])
+    message: str = Field(description="What went wrong and what to do, in plain words.")
+    details: dict[str, Any] | list[Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable `code`, a plain-words `message`, and `details` to act on."""
+
+    error: ErrorDetail
+
+
+# --- requests ----------------------------------------------------------------------------
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Items are validated one by one, so one bad item is refused alone.
+    emails: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS,
+                              description="Up to 100 bodies of POST /v1/emails.")
+
+
+class SuppressionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal[SuppressionReason.MANUAL] = SuppressionReason.MANUAL
+    note: str | None = Field(default=None, max_length=1000)
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the entry lapses (ISO 8601 with a time zone); "
+                                  "omit for never.")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= utcnow():
+            raise ValueError("must be in the future")
+        return value
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
+
+
+class SendingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Strict: `"yes"` or `1` must not pause the whole system by accident.
+    paused: StrictBool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+# --- responses ---------------------------------------------------------------------------
+class Accepted(BaseModel):
+    id: str
+    status: Literal["queued"] = "queued"
+
+
+class BatchItemAccepted(BaseModel):
+    index: int
+    id: str
+    status: Literal["queued"] = "queued"
+
+
+class BatchItemRefused(BaseModel):
+    index: int
+    error: ErrorDetail
+
+
+BatchItemResult = BatchItemAccepted | BatchItemRefused
+
+
+class BatchAccepted(BaseModel):
+    """A result per item, in request order: accepted (`id`, `status`) or refused (`error`)."""
+
+    results: list[BatchItemAccepted | BatchItemRefused]
+
+
+class TimelineEntry(BaseModel):
+    """One event of a message's timeline; the SES facts of the event ride along."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    at: datetime
+
+
+class FailureView(BaseModel):
+    reason: str
+    action: str
+    bounce_type: str | None = None
+    bounce_subtype: str | None = None
+    diagnostic: str | None = None
+
+
+class Waiting(BaseModel):
+    reason: str
+    since: datetime | None = None
+
+
+class EmailView(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: Status
+    to: str
+    from_: str = Field(alias="from")
+    template: str
+    tags: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    ses_message_id: str | None
+    events: list[TimelineEntry]
+    failure: FailureView | None
+    waiting: Waiting | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> EmailView:
+        return cls.model_validate(message.to_api())
+
+
+class SuppressionView(BaseModel):
+    email: str
+    reason: SuppressionReason
+    created_at: datetime
+    expires_at: datetime | None
+    source: str
+    note: str | None = None
+
+    @classmethod
+    def of(cls, suppression: Suppression) -> SuppressionView:
+        return cls.model_validate(suppression.to_api())
+
+
+class SuppressionList(BaseModel):
+    items: list[SuppressionView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at "
+                                                "the end.")
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    subject: str
+    variables: list[str]
+    lists: dict[str, list[str]]
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateSummary]
+
+
+class Preview(BaseModel):
+    subject: str
+    html: str
+    text: str
+
+
+class SendingView(BaseModel):
+    paused: bool
+    sending: Literal["enabled", "paused"]
+    reason: str | None
+    since: datetime | None
+    source: str | None
+
+    @classmethod
+    def of(cls, state: SendingState) -> SendingView:
+        return cls.model_validate({"paused": state.paused, **state.to_api()})
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    sending: Literal["enabled", "paused"]
+
+
+# --- what each route declares ------------------------------------------------------------
+ERROR_DESCRIPTIONS = {
+    400: "`invalid_json`, or `bad_request` from the gateway",
+    403: "`forbidden`: the x-api-key header is missing or wrong (API Gateway)",
+    404: "`not_found`",
+    405: "`method_not_allowed`; the Allow header lists the methods the path has",
+    409: "`idempotency_conflict`",
+    413: "`payload_too_large`",
+    422: "a validation error: see `code` and `details`",
+    429: "`rate_limited`: over the usage plan's rate (API Gateway)",
+    503: "`sending_paused` or `queue_unavailable`",
+}
+# What any route may answer: the gateway's refusals and a method the path lacks.
+EVERY_ROUTE = (400, 405, 413, 429)
+
+
+def responses(status: int, model: type[BaseModel] | None, description: str, *errors: int,
+              public: bool = False) -> dict[int, OpenAPIResponse]:
+    """The route's success response and every error status it can answer, all errors in the
+    contract's error shape."""
+    declared: dict[int, OpenAPIResponse] = {
+        status: {"description": description,
+                 **({"content": {"application/json": {"model": model}}} if model else {})}}
+    for code in sorted({*errors, *EVERY_ROUTE, *(() if public else (403,))}):
+        declared[code] = {"description": ERROR_DESCRIPTIONS[code],
+                          "content": {"application/json": {"model": ErrorBody}}}
+    return declared

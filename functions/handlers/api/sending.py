@@ -1,0 +1,34 @@
+"""`/v1/sending`: whether Mailroom sends at all; pause and resume."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from mailroom.models import SendingState, utcnow
+from mailroom.shape import ROUTES
+
+from .dependencies import current, logger
+from .models import SendingUpdate, SendingView, responses
+from .routing import route
+
+router = APIGatewayRouter()
+TAG = "sending"
+
+
+@route(router, ROUTES.get_sending, tag=TAG,
+       summary="Whether sending is paused, since when and why",
+       responses=responses(200, SendingView, "The sending switch"))
+def get_sending() -> SendingView:
+    return SendingView.of(current(router).switch.state())
+
+
+@route(router, ROUTES.put_sending, tag=TAG, summary="Pause or resume sending",
+       responses=responses(200, SendingView, "The sending switch as set", 422))
+def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
+    state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api")
+    current(router).switch.set(state)
+    logger.warning("sending switched", paused=body.paused, reason=body.reason)
+    return SendingView.of(state)
