@@ -90,9 +90,12 @@ class Api(Construct):
             "ANY", integration, api_key_required=True, request_validator=validator
         )
         for route in shape.ROUTES.public:
-            self.rest_api.root.resource_for_path(route.openapi_path).add_method(
-                route.method, integration, api_key_required=False, request_validator=validator
-            )
+            resource = self.rest_api.root.resource_for_path(route.openapi_path)
+            # Its other methods reach the function too, which answers 405 with the right
+            # Allow header rather than the gateway's "Missing Authentication Token".
+            for method in (route.method, "ANY"):
+                resource.add_method(method, integration, api_key_required=False,
+                                    request_validator=validator)
 
         self.api_key = self.rest_api.add_api_key("ApiKey", description="Mailroom default key")
         plan = self.rest_api.add_usage_plan(

@@ -33,7 +33,9 @@ API_KEY_ID = "localkey01"
 # The deployed API's resources (infra/api.py): everything under /v1 goes through one greedy
 # proxy resource that requires the key; the public routes have resources of their own.
 PROXY_RESOURCE = f"{shape.API_PREFIX}/{{proxy+}}"
-PUBLIC_RESOURCES = {route.openapi_path: route.method for route in shape.ROUTES.public}
+PUBLIC_RESOURCES = {route.openapi_path for route in shape.ROUTES.public}
+# What API Gateway's ANY method covers; any other method (TRACE, CONNECT, …) it does not route.
+ROUTED_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,11 @@ class Route:
 def match_route(method: str, path: str) -> Route | None:
     """The deployed API's resource and method for a request, or None where API Gateway has
     none (it answers "Missing Authentication Token" then)."""
+    if method not in ROUTED_METHODS:
+        return None
     if path in PUBLIC_RESOURCES:
-        # An explicit resource wins over the proxy, and it only has its declared method.
-        if method != PUBLIC_RESOURCES[path]:
-            return None
+        # An explicit resource wins over the proxy. Its other methods reach the function
+        # key-free too, so it can answer 405 with the methods the path has.
         return Route(path, None, api_key_required=False)
     prefix = PROXY_RESOURCE.split("{", 1)[0]
     if path.startswith(prefix) and len(path) > len(prefix):
@@ -196,6 +199,12 @@ class _ApiRequestHandler(JsonRequestHandler):
         self._proxy()
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method gets API Gateway's answer, not http.server's 501.
+        if name.startswith("do_"):
+            return self._proxy
+        raise AttributeError(name)
 
     def _proxy(self) -> None:
         started = time.monotonic()

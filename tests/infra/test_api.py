@@ -43,8 +43,17 @@ def test_there_are_no_other_routes(synth):
     assert set(_methods(synth)) == {
         ("/v1/{proxy+}", "ANY"),
         ("/v1/health", "GET"),
+        ("/v1/health", "ANY"),
         ("/v1/openapi.json", "GET"),
+        ("/v1/openapi.json", "ANY"),
     }
+
+
+@pytest.mark.parametrize("path", ["/v1/health", "/v1/openapi.json"])
+def test_a_public_paths_other_methods_reach_the_function_key_free_for_its_405(synth, path):
+    method = _methods(synth)[(path, "ANY")]
+    assert method.get("ApiKeyRequired", False) is False
+    assert method["Integration"]["Type"] == "AWS_PROXY"
 
 
 def test_every_method_goes_through_the_request_validator(synth):

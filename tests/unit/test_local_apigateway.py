@@ -77,12 +77,18 @@ def test_every_declared_route_needs_the_key_unless_the_shape_says_public(declare
     assert route.api_key_required is not declared.public
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD"])
-def test_a_public_route_has_no_other_method(method):
-    # Given the explicit /v1/health resource, which only has GET
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+def test_a_public_routes_other_methods_reach_the_function_without_a_key(method):
+    # Given the explicit /v1/health resource, whose declared method is GET
     # When another method asks for it
-    # Then API Gateway has no method there (not the key-protected proxy)
-    assert match_route(method, "/v1/health") is None
+    # Then it reaches the function key-free (not the key-protected proxy), which answers 405
+    assert match_route(method, "/v1/health") == Route("/v1/health", None,
+                                                       api_key_required=False)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW"])
+def test_a_method_api_gateway_does_not_route_has_no_route(method):
+    assert match_route(method, "/v1/emails") is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,129 @@
+"""Careless and hostile requests get a 4xx in the contract's error shape, with a message a
+person can act on — never a 5xx, never a silent acceptance (DESIGN §4)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from tests.integration.lambda_events import LambdaContext, api_event
+from tests.integration.test_api_contract import WELCOME, queued_count
+
+LIBRARY_WORDS = ("Value error", "Input should be", "instance of", "pydantic")
+
+
+@pytest.fixture
+def call(api_env):
+    from handlers import api as module
+
+    def call(event):
+        response = module.handler(event, LambdaContext())
+        body = json.loads(response["body"]) if response.get("body") else None
+        headers = response.get("headers") or {
+            key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}
+        return response["statusCode"], body, headers
+
+    return call
+
+
+def test_a_body_that_is_not_utf8_is_invalid_json(call, api_env):
+    event = api_event("POST", "/v1/emails")
+    event.update(body=base64.b64encode(b'{"to": "\xff\xfe"}').decode(), isBase64Encoded=True)
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+    assert "UTF-8" in body["error"]["message"]
+    assert queued_count(api_env) == 0
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("GET", "/v1/emails", "POST"),
+    ("DELETE", "/v1/emails/some-id", "GET"),
+    ("POST", "/v1/suppressions/ada@example.com", "DELETE, GET, PUT"),
+    ("POST", "/v1/health", "GET"),
+    ("PATCH", "/v1/sending", "GET, PUT"),
+])
+def test_a_known_path_with_a_method_it_lacks_is_405_with_allow(call, method, path, allowed):
+    status, body, headers = call(api_event(method, path, {} if method != "GET" else None))
+
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+    assert headers["Allow"] == allowed
+    assert body["error"]["details"] == {"allowed": allowed.split(", ")}
+
+
+def test_an_unknown_path_is_still_404(call):
+    status, body, _ = call(api_event("GET", "/v1/nothing-here"))
+
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("paused", ["yes", "true", 1, 0, None, [True]])
+def test_pausing_takes_a_real_boolean_only(call, paused):
+    status, body, _ = call(api_event("PUT", "/v1/sending", {"paused": paused}))
+
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+    assert body["error"]["details"][0]["field"] == "paused"
+    assert call(api_event("GET", "/v1/sending"))[1]["paused"] is False
+
+
+def test_the_sending_switch_reads_back_as_the_contract_says(call):
+    call(api_event("PUT", "/v1/sending", {"paused": True, "reason": "DNS change"}))
+
+    status, body, _ = call(api_event("GET", "/v1/sending"))
+
+    assert status == 200
+    assert (body["paused"], body["reason"], body["source"]) == (True, "DNS change", "api")
+    assert body["since"]
+    call(api_event("PUT", "/v1/sending", {"paused": False}))
+
+
+def test_a_header_and_a_body_idempotency_key_that_disagree_are_refused(call, api_env):
+    event = api_event("POST", "/v1/emails", {**WELCOME, "idempotency_key": "body-key"},
+                      headers={"Idempotency-Key": "header-key"})
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (422, "validation_error")
+    assert body["error"]["details"]["field"] == "idempotency_key"
+    assert queued_count(api_env) == 0
+
+
+def test_the_same_key_in_header_and_body_is_one_key(call, api_env):
+    event = api_event("POST", "/v1/emails", {**WELCOME, "idempotency_key": "k-same"},
+                      headers={"Idempotency-Key": "k-same"})
+
+    first, second = call(event), call(event)
+
+    assert first[0] == second[0] == 202
+    assert first[1]["id"] == second[1]["id"]
+    assert queued_count(api_env) == 1
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"template": "welcome", "data": {}}, "to"),
+    ({**WELCOME, "data": "not an object"}, "data"),
+    ({**WELCOME, "tags": {"campaign": 5}}, "tags.campaign"),
+    ({**WELCOME, "reply_to": "ada@example.com"}, "reply_to"),
+    ({**WELCOME, "surprise": True}, "surprise"),
+])
+def test_validation_errors_name_the_field_in_plain_words(call, body, field):
+    status, answer, _ = call(api_event("POST", "/v1/emails", body))
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert field in [entry["field"] for entry in answer["error"]["details"]]
+    assert not any(words in answer["error"]["message"] for words in LIBRARY_WORDS)
+    assert answer["error"]["message"].startswith("The request is not valid: ")
+
+
+def test_a_batch_items_errors_are_in_plain_words_too(call):
+    status, answer, _ = call(api_event("POST", "/v1/emails/batch",
+                                       {"emails": [{"to": 5}, WELCOME]}))
+
+    assert status == 202
+    refused, accepted = answer["results"]
+    assert set(refused) == {"index", "error"} and set(accepted) == {"index", "id", "status"}
+    assert not any(words in refused["error"]["message"] for words in LIBRARY_WORDS)
+    assert {"to", "template"} <= {entry["field"] for entry in refused["error"]["details"]}
