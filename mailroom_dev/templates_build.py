@@ -1,11 +1,12 @@
 """Compile the email templates in `templates/` into `functions/mailroom/compiled_templates.json`.
 
-Each template folder holds `meta.json` (subject, declared variables: the API contract),
-`body.html.j2`, `body.txt.j2` and `example.json`. Jinja2 composes them with the shared layouts
-and partials at build time, using `[% %]`, `[[ ]]` and `[# #]` so that `{{ }}` stays free for
-the Handlebars placeholders SES fills at send time. The build then reads the placeholders back
-out of the result and fails, with a message saying what to fix, when they don't match what
-`meta.json` declares, so the contract can't drift from what the templates really use.
+Each template folder holds `meta.json` (subject, declared variables and their types: the API
+contract), `body.html.j2`, `body.txt.j2` and `example.json`. Jinja2 composes them with the
+shared layouts and partials at build time, using `[% %]`, `[[ ]]` and `[# #]` so that `{{ }}`
+stays free for the Handlebars placeholders SES fills at send time. The build then reads the
+placeholders back out of the result and fails, with a message saying what to fix, when they
+don't match what `meta.json` declares, so the contract can't drift from what the templates
+really use. Each template's entry carries the JSON Schema of its data (`data_schema`).
 
     python -m mailroom_dev.templates_build            # rebuild the JSON
     python -m mailroom_dev.templates_build --check    # exit 1 if the JSON is stale
@@ -23,16 +24,27 @@ from typing import Any
 import jinja2
 import pybars
 
-from mailroom.templates import EmailTemplate
+from mailroom.errors import MailroomError, MissingTemplateData
+from mailroom.templates import SCALAR_TYPES, EmailTemplate, VariableType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = REPO_ROOT / "templates"
 OUTPUT_PATH = REPO_ROOT / "functions" / "mailroom" / "compiled_templates.json"
 
 PARTS = {"html": "body.html.j2", "text": "body.txt.j2"}
+META_KEYS = {"description", "subject", "variables"}
 SUPPORTED_BLOCKS = {"each", "if", "unless"}
 _MUSTACHE = re.compile(r"\{\{(\{?)(.*?)\}?\}\}", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What comes just before a placeholder that starts a link: `href="` or `src='`.
+_LINK_START = re.compile(r"\b(?:href|src)\s*=\s*[\"']?\s*$", re.IGNORECASE)
+_TYPES_HELP = (
+    '"text", "number", "url", or a list: ["text"] or [{"name": "text", "quantity": "number"}]'
+)
+
+# Where a placeholder reads from: (None, name) for a top-level name, (list, field) for a
+# field of each item of a list, (list, None) for the item itself (`{{this}}`).
+Source = tuple[str | None, str | None]
 
 
 class TemplateBuildError(Exception):
@@ -75,6 +87,7 @@ def _jinja_environment(source_dir: Path) -> jinja2.Environment:
 def _build_template(env: jinja2.Environment, folder: Path) -> dict[str, Any]:
     name = folder.name
     meta = _read_json(folder / "meta.json")
+    types = _declared_types(folder / "meta.json", meta)
     example = _read_json(folder / "example.json")
     try:
         parts = {"subject": env.from_string(meta["subject"]).render().strip()}
@@ -89,20 +102,83 @@ def _build_template(env: jinja2.Environment, folder: Path) -> dict[str, Any]:
         raise TemplateBuildError(f"Template '{name}': the subject must be a single line.")
     variables: set[str] = set()
     lists: dict[str, set[str]] = {}
+    links: set[Source] = set()
     for part, source in parts.items():
         where = f"Template '{name}' ({part})"
         _check_pybars_compiles(source, where)
-        _scan_placeholders(source, where, variables, lists, allow_unescaped=part != "html")
+        _scan_placeholders(
+            source, where, variables, lists, links, allow_unescaped=part != "html"
+        )
 
-    _check_against_declaration(name, folder / "meta.json", meta, variables, lists)
-    compiled = {
+    _check_against_declaration(name, folder / "meta.json", types, variables, lists, links)
+    template = EmailTemplate(
+        name=name,
+        subject=parts["subject"],
+        html=parts["html"],
+        text=parts["text"],
+        types=types,
+        example=example,
+    )
+    _check_example(folder / "example.json", template)
+    return {
         **parts,
-        "variables": sorted(variables),
-        "lists": {key: sorted(fields) for key, fields in sorted(lists.items())},
+        "types": types,
+        "data_schema": template.data_schema,
         "example": example,
     }
-    _check_example(name, folder / "example.json", compiled)
-    return compiled
+
+
+def _declared_types(meta_file: Path, meta: Any) -> dict[str, VariableType]:
+    """The `variables` of meta.json, each name with its type, after checking the syntax."""
+    if not isinstance(meta, dict):
+        raise TemplateBuildError(f"{meta_file} must hold a JSON object.")
+    problems = []
+    if "lists" in meta:
+        problems.append(
+            '"lists" is no longer used: declare a list\'s item fields in its type, '
+            'e.g. "items": [{"name": "text", "quantity": "number"}].'
+        )
+    elif unknown := sorted(set(meta) - META_KEYS):
+        problems.append(f"unknown keys {', '.join(unknown)}; use {', '.join(sorted(META_KEYS))}.")
+    declared = meta.get("variables")
+    if not isinstance(declared, dict):
+        problems.append(
+            '"variables" must map each name the template reads to its type, e.g. '
+            '{"name": "text", "action_url": "url"}.'
+        )
+        declared = {}
+    for name, kind in declared.items():
+        if not _NAME.fullmatch(name):
+            problems.append(f"{name!r} is not a name a placeholder can read.")
+        elif problem := _type_problem(kind):
+            problems.append(f"{name}: {problem}")
+    if problems:
+        bullet_list = "\n".join(f"  - {problem}" for problem in problems)
+        raise TemplateBuildError(f"{meta_file} is not a valid declaration:\n{bullet_list}")
+    return declared
+
+
+def _type_problem(kind: Any) -> str | None:
+    """What is wrong with a declared type, or None. The types: text, number, url, and lists
+    of a scalar type or of records of scalar fields (the templates don't nest #each)."""
+    if isinstance(kind, str):
+        return None if kind in SCALAR_TYPES else f"unknown type {kind!r}; use {_TYPES_HELP}."
+    if not isinstance(kind, list):
+        return f"the type must be {_TYPES_HELP}."
+    item = kind[0] if len(kind) == 1 else None
+    if isinstance(item, str) and item in SCALAR_TYPES:
+        return None
+    if not isinstance(item, dict) or not item:
+        return f"a list holds one item type: {_TYPES_HELP}."
+    for field, field_kind in item.items():
+        if not _NAME.fullmatch(field):
+            return f"{field!r} is not a name a placeholder can read."
+        if field_kind not in SCALAR_TYPES:
+            return (
+                f"the item field {field} must be text, number or url "
+                "(lists inside lists aren't supported)."
+            )
+    return None
 
 
 def _scan_placeholders(
@@ -110,23 +186,25 @@ def _scan_placeholders(
     where: str,
     variables: set[str],
     lists: dict[str, set[str]],
+    links: set[Source],
     *,
     allow_unescaped: bool,
 ) -> None:
     """Collect the names a Handlebars source reads: top-level names into `variables`, fields
-    read inside `{{#each L}}` into `lists[L]`. Rejects what SES templates here shouldn't use."""
+    read inside `{{#each L}}` into `lists[L]`, and what starts a link (an href or src value)
+    into `links`. Rejects what SES templates here shouldn't use."""
     open_blocks: list[tuple[str, str]] = []  # (helper, target), innermost last
 
     def current_list() -> str | None:
         return next((t for h, t in reversed(open_blocks) if h == "each"), None)
 
-    def record(path: str) -> None:
+    def record(path: str) -> Source | None:
         if path.startswith("@"):
-            return  # @index, @first, @last: supplied by #each, not by data
+            return None  # @index, @first, @last: supplied by #each, not by data
         if path in ("this", "."):
             if current_list() is None:
                 raise TemplateBuildError(f"{where}: {{{{{path}}}}} outside #each; use a name.")
-            return  # the item itself: a list of plain values
+            return (current_list(), None)  # the item itself: a list of plain values
         to_top_level = path.startswith("../")
         path = path.removeprefix("../").removeprefix("this.").removeprefix("./")
         head = re.split(r"[./]", path, maxsplit=1)[0]
@@ -137,6 +215,7 @@ def _scan_placeholders(
             variables.add(head)
         else:
             lists[list_name].add(head)
+        return (list_name, head)
 
     for match in _MUSTACHE.finditer(source):
         unescaped = match.group(1) == "{"
@@ -180,54 +259,90 @@ def _scan_placeholders(
                 "names, #each, #if and #unless (no partials or helpers)."
             )
         else:
-            record(expression)
+            source_of = record(expression)
+            if source_of and _LINK_START.search(source, max(0, match.start() - 40), match.start()):
+                links.add(source_of)
     if open_blocks:
         raise TemplateBuildError(f"{where}: {{{{#{open_blocks[-1][0]}}}}} is never closed.")
 
 
 def _check_against_declaration(
-    name: str, meta_file: Path, meta: dict[str, Any], variables: set[str], lists: dict[str, set]
+    name: str,
+    meta_file: Path,
+    types: dict[str, VariableType],
+    variables: set[str],
+    lists: dict[str, set[str]],
+    links: set[Source],
 ) -> None:
-    declared = set(meta.get("variables", []))
-    declared_lists = {key: set(fields) for key, fields in meta.get("lists", {}).items()}
+    declared = set(types)
+    declared_lists = {
+        key: set(kind[0]) if isinstance(kind[0], dict) else set()
+        for key, kind in types.items()
+        if isinstance(kind, list)
+    }
     problems = []
     if undeclared := sorted(variables - declared):
         problems.append(
             f'uses {_names(undeclared)} but doesn\'t declare it in "variables". Declare it '
-            "(it becomes part of the API contract) or fix the typo."
+            "with its type (it becomes part of the API contract) or fix the typo."
         )
     if unused := sorted(declared - variables):
         problems.append(f'declares {_names(unused)} in "variables" but never uses it.')
-    if not_variables := sorted(set(declared_lists) - declared):
-        problems.append(f'lists {_names(not_variables)} in "lists" but not in "variables".')
     for list_name in sorted(set(lists) | set(declared_lists)):
         if list_name not in lists:
-            problems.append(f'declares {list_name} in "lists" but never loops over it.')
+            if list_name in variables:
+                problems.append(
+                    f"declares {list_name} as a list but never loops over it with #each."
+                )
         elif list_name not in declared_lists:
-            problems.append(
-                f'loops over {list_name} with #each; declare its item fields in "lists".'
-            )
+            if list_name in declared:
+                problems.append(
+                    f"loops over {list_name} with #each; declare it as a list, e.g. "
+                    f'"{list_name}": [{{"name": "text"}}].'
+                )
         elif lists[list_name] != declared_lists[list_name]:
             problems.append(
-                f"reads {_names(sorted(lists[list_name]))} from each item of {list_name}, "
-                f'but "lists" declares {_names(sorted(declared_lists[list_name]))}.'
+                f"reads {_names(sorted(lists[list_name])) or 'each item itself ({{this}})'} "
+                f"from the items of {list_name}, but meta.json declares "
+                f"{_names(sorted(declared_lists[list_name])) or 'plain items'}."
+            )
+    for owner, field in sorted(links, key=str):
+        kind = _declared_type_of(types, owner, field)
+        if kind not in (None, "url"):
+            placeholder = field or "this"
+            where = f" in the items of {owner}" if owner else ""
+            problems.append(
+                f"puts {{{{{placeholder}}}}}{where} at the start of a link (href or src), so "
+                'declare it "url": only https, http and mailto links get in.'
             )
     if problems:
         bullet_list = "\n".join(f"  - {problem}" for problem in problems)
         raise TemplateBuildError(f"Template '{name}' doesn't match {meta_file}:\n{bullet_list}")
 
 
-def _check_example(name: str, example_file: Path, compiled: dict[str, Any]) -> None:
-    template = EmailTemplate(
-        name=name,
-        subject=compiled["subject"],
-        html=compiled["html"],
-        text=compiled["text"],
-        variables=tuple(compiled["variables"]),
-        lists={key: tuple(fields) for key, fields in compiled["lists"].items()},
-    )
-    if absent := template.missing(compiled["example"]):
-        raise TemplateBuildError(f"{example_file} lacks data for: {', '.join(absent)}.")
+def _declared_type_of(
+    types: dict[str, VariableType], list_name: str | None, field: str | None
+) -> Any:
+    """The type meta.json gives a placeholder's source; None when it declares none."""
+    if list_name is None:
+        return types.get(field or "")
+    kind = types.get(list_name)
+    if not isinstance(kind, list):
+        return None
+    item = kind[0]
+    return item if field is None else item.get(field) if isinstance(item, dict) else None
+
+
+def _check_example(example_file: Path, template: EmailTemplate) -> None:
+    """The example must be data the API accepts: it is what previews and docs show."""
+    try:
+        template.check(template.example)
+    except MissingTemplateData as error:
+        raise TemplateBuildError(
+            f"{example_file} lacks data for: {', '.join(error.details['missing'])}."
+        ) from None
+    except MailroomError as error:
+        raise TemplateBuildError(f"{example_file}: {error.message}") from None
 
 
 def _check_pybars_compiles(source: str, where: str) -> None:

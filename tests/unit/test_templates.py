@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,20 @@ def test_the_catalog_ships_the_contract_templates_with_their_variables():
         "welcome": ("action_url", "name"),
     }
     assert dict(CATALOG.get("order_confirmation").lists) == {"items": ("name", "price", "quantity")}
+
+
+def test_each_variable_has_the_type_its_use_calls_for():
+    # Given the compiled catalog / Then links are URLs, counts numbers, the rest text
+    assert {t.name: dict(t.types) for t in CATALOG} == {
+        "order_confirmation": {
+            "items": [{"name": "text", "price": "text", "quantity": "number"}],
+            "name": "text",
+            "order_id": "text",
+            "total": "text",
+        },
+        "password_reset": {"expires_in_minutes": "number", "name": "text", "reset_url": "url"},
+        "welcome": {"action_url": "url", "name": "text"},
+    }
 
 
 @pytest.mark.parametrize("name", CATALOG.names())
@@ -78,10 +93,13 @@ def test_the_ses_name_carries_the_stack_prefix():
     assert CATALOG.get("welcome").ses_name("mailroom-dev-") == "mailroom-dev-welcome"
 
 
-def test_importing_the_catalog_loads_neither_jinja_nor_pybars():
-    # Given a fresh interpreter / When it imports the runtime module and loads the catalog
+def test_importing_the_catalog_and_checking_data_loads_neither_jinja_nor_pybars():
+    # Given a fresh interpreter / When it imports the runtime module, loads the catalog and
+    # checks data, as the API does for every send
     code = (
-        "import sys; from mailroom.templates import TemplateCatalog; TemplateCatalog.load(); "
+        "import sys; from mailroom.templates import TemplateCatalog; "
+        "catalog = TemplateCatalog.load(); "
+        "[t.check(t.example) for t in catalog]; "
         "print(sorted(m for m in ('jinja2', 'pybars') if m in sys.modules))"
     )
     functions_dir = Path(__file__).resolve().parents[2] / "functions"
@@ -92,7 +110,8 @@ def test_importing_the_catalog_loads_neither_jinja_nor_pybars():
         check=True,
         env={"PYTHONPATH": str(functions_dir)},
     )
-    # Then neither heavy dependency was imported: cold starts stay cheap
+    # Then neither heavy dependency was imported: cold starts stay cheap (pybars alone takes
+    # about half a second to import)
     assert result.stdout.strip() == "[]"
 
 
@@ -149,7 +168,9 @@ def test_items_that_are_not_a_list_are_a_validation_error():
 def test_an_item_that_is_not_an_object_is_a_validation_error():
     with pytest.raises(RequestValidationError) as raised:
         CATALOG.get("order_confirmation").check(order(items=["poster"]))
-    assert raised.value.details == {"field": "data.items", "index": 0, "expected": "object"}
+    assert raised.value.details == {
+        "field": "data.items[0]", "expected": "object", "received": "string"
+    }
 
 
 def test_data_that_is_not_an_object_is_a_validation_error():
@@ -194,23 +215,37 @@ def test_the_committed_json_is_a_fresh_build_of_the_sources():
     assert DEFAULT_CATALOG_PATH.read_text(encoding="utf-8") == fresh
 
 
-def write_template(root: Path, *, html: str, variables: list[str], example: dict) -> Path:
+def test_the_check_mode_passes_on_the_committed_json():
+    # When running `python -m mailroom_dev.templates_build --check` / Then it finds nothing stale
+    assert main(["--check"]) == 0
+
+
+def write_template(
+    root: Path,
+    *,
+    html: str,
+    variables: Any,
+    example: dict,
+    text: str = "Hello {{{name}}}\n",
+    **meta: Any,
+) -> Path:
     folder = root / "greeting"
     folder.mkdir(parents=True)
-    meta = {"subject": "Hello {{{name}}}", "variables": variables, "lists": {}}
+    meta = {"subject": "Hello {{{name}}}", "variables": variables, **meta}
     (folder / "meta.json").write_text(json.dumps(meta))
     (folder / "example.json").write_text(json.dumps(example))
     (folder / "body.html.j2").write_text(html)
-    (folder / "body.txt.j2").write_text("Hello {{{name}}}\n")
+    (folder / "body.txt.j2").write_text(text)
     return root
 
 
 def test_a_minimal_template_builds(tmp_path):
     source = write_template(
-        tmp_path, html="<p>Hi {{name}}</p>", variables=["name"], example={"name": "Ada"}
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "Ada"}
     )
     built = build_catalog(source)["greeting"]
-    assert built["variables"] == ["name"]
+    assert built["types"] == {"name": "text"}
+    assert built["data_schema"]["required"] == ["name"]
     assert built["html"] == "<p>Hi {{name}}</p>\n"
 
 
@@ -219,7 +254,7 @@ def test_an_undeclared_variable_fails_the_build(tmp_path):
     source = write_template(
         tmp_path,
         html="<p>Hi {{name}}, or {{nickname}}</p>",
-        variables=["name"],
+        variables={"name": "text"},
         example={"name": "Ada"},
     )
     # When building / Then the build fails naming the variable and the file to fix
@@ -229,21 +264,26 @@ def test_an_undeclared_variable_fails_the_build(tmp_path):
 
 def test_unescaped_placeholders_in_html_fail_the_build(tmp_path):
     source = write_template(
-        tmp_path, html="<p>Hi {{{name}}}</p>", variables=["name"], example={"name": "Ada"}
+        tmp_path, html="<p>Hi {{{name}}}</p>", variables={"name": "text"}, example={"name": "Ada"}
     )
     with pytest.raises(TemplateBuildError, match="skips HTML escaping"):
         build_catalog(source)
 
 
 def test_an_incomplete_example_fails_the_build(tmp_path):
-    source = write_template(tmp_path, html="<p>Hi {{name}}</p>", variables=["name"], example={})
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={}
+    )
     with pytest.raises(TemplateBuildError, match="lacks data for: name"):
         build_catalog(source)
 
 
 def test_an_unclosed_block_fails_the_build(tmp_path):
     source = write_template(
-        tmp_path, html="{{#if name}}<p>Hi {{name}}</p>", variables=["name"], example={"name": "A"}
+        tmp_path,
+        html="{{#if name}}<p>Hi {{name}}</p>",
+        variables={"name": "text"},
+        example={"name": "A"},
     )
     with pytest.raises(TemplateBuildError, match=r"\{\{#if\}\} is never closed"):
         build_catalog(source)
@@ -256,3 +296,115 @@ def test_the_check_mode_reports_a_stale_output_without_writing_it(tmp_path):
     # When running the build in check mode / Then it fails and leaves the file alone
     assert main(["--check", "--output", str(output)]) == 1
     assert output.read_text() == "{}\n"
+
+
+# --- the build: declared types -----------------------------------------------------------
+
+
+def test_the_old_lists_syntax_fails_the_build_saying_what_replaced_it(tmp_path):
+    # Given a meta.json still written with "lists" and a plain list of names
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables=["name"], example={"name": "A"}, lists={}
+    )
+    # When building / Then the build says how to declare types instead
+    with pytest.raises(TemplateBuildError) as raised:
+        build_catalog(source)
+    assert '"lists" is no longer used' in str(raised.value)
+    assert '"variables" must map each name the template reads to its type' in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("declared", "complaint"),
+    [
+        ("string", "unknown type 'string'; use \"text\", \"number\", \"url\""),
+        (["text", "number"], "a list holds one item type"),
+        ([{}], "a list holds one item type"),
+        ([{"tags": ["text"]}], "lists inside lists aren't supported"),
+        ({"first": "text"}, "the type must be"),
+        (None, "the type must be"),
+    ],
+)
+def test_a_variable_without_a_valid_type_fails_the_build(tmp_path, declared, complaint):
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": declared}, example={"name": "A"}
+    )
+    with pytest.raises(TemplateBuildError) as raised:
+        build_catalog(source)
+    assert "  - name: " in str(raised.value)
+    assert complaint in str(raised.value)
+
+
+def test_a_loop_over_a_variable_declared_as_text_fails_the_build(tmp_path):
+    source = write_template(
+        tmp_path,
+        html="<p>Hi {{name}}</p>{{#each items}}<p>{{label}}</p>{{/each}}",
+        variables={"name": "text", "items": "text"},
+        example={"name": "A", "items": "x"},
+    )
+    with pytest.raises(TemplateBuildError, match="loops over items with #each; declare it as a"):
+        build_catalog(source)
+
+
+def test_item_fields_must_match_what_the_loop_reads(tmp_path):
+    source = write_template(
+        tmp_path,
+        html="<p>Hi {{name}}</p>{{#each items}}<p>{{label}}</p>{{/each}}",
+        variables={"name": "text", "items": [{"title": "text"}]},
+        example={"name": "A", "items": []},
+    )
+    with pytest.raises(TemplateBuildError, match=r"reads \{\{label\}\} from the items of items"):
+        build_catalog(source)
+
+
+def test_a_list_of_plain_values_builds(tmp_path):
+    source = write_template(
+        tmp_path,
+        html="<p>Hi {{name}}</p><ul>{{#each tags}}<li>{{this}}</li>{{/each}}</ul>",
+        variables={"name": "text", "tags": ["text"]},
+        example={"name": "A", "tags": ["new", "sale"]},
+    )
+    assert build_catalog(source)["greeting"]["data_schema"]["properties"]["tags"] == {
+        "type": "array", "items": {"type": "string", "maxLength": 1000}
+    }
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<a href="{{link}}">Open</a>',
+        "<a href='{{link}}'>Open</a>",
+        '<img src="{{link}}" alt="">',
+        "{{#each rows}}<a href=\"{{link}}\">Open</a>{{/each}}",
+    ],
+)
+def test_a_placeholder_that_starts_a_link_must_be_declared_url(tmp_path, html):
+    # Given a link whose whole target comes from data, declared as mere text
+    in_loop = "#each" in html
+    variables: dict[str, Any] = {"name": "text"}
+    variables.update({"rows": [{"link": "text"}]} if in_loop else {"link": "text"})
+    source = write_template(
+        tmp_path, html=f"<p>Hi {{{{name}}}}</p>{html}", variables=variables, example={}
+    )
+    # When building / Then the build asks for the url type, which refuses javascript: links
+    with pytest.raises(TemplateBuildError, match=r'at the start of a link .*declare it "url"'):
+        build_catalog(source)
+
+
+def test_a_placeholder_later_in_a_link_may_be_text(tmp_path):
+    # Given a link whose scheme and host are fixed in the template
+    source = write_template(
+        tmp_path,
+        html='<p><a href="https://example.com/orders/{{name}}">Order</a></p>',
+        variables={"name": "text"},
+        example={"name": "A-1"},
+    )
+    # When building / Then text is fine: data can't change where the link goes
+    assert build_catalog(source)["greeting"]["types"] == {"name": "text"}
+
+
+def test_an_example_of_the_wrong_type_fails_the_build(tmp_path):
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": 42}
+    )
+    with pytest.raises(TemplateBuildError, match=r"example.json: `data.name` must be text"):
+        build_catalog(source)
