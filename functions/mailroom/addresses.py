@@ -15,6 +15,20 @@ def normalize(address: str) -> str:
     return f"{local.lower()}@{ascii_domain(domain)}"
 
 
+# RFC 5321's longest forward path; email-validator refuses longer ones too.
+MAX_ADDRESS_LENGTH = 254
+
+
+def lookup_key(address: str) -> str | None:
+    """The normalised form of an address to look up, or None when it cannot be one any store
+    holds (empty, no @, too long, control characters): such a key would not even be a valid
+    DynamoDB key."""
+    key = normalize(address)
+    if "@" not in key or len(key) > MAX_ADDRESS_LENGTH or any(c in _FORBIDDEN for c in key):
+        return None
+    return key
+
+
 def ascii_domain(domain: str) -> str:
     """The domain in ASCII as SES and email-validator write it: IDNA 2008 with UTS 46
     mapping, non-transitional — so `straße.de` stays `xn--strae-oqa.de` rather than

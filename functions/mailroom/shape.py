@@ -317,8 +317,10 @@ class Routes:
         return tuple(route for route in self if route.public)
 
     def methods_at(self, path: str) -> tuple[str, ...]:
-        """The methods the API has at `path` (none: no such path)."""
-        return tuple(sorted({route.method for route in self if route.matches(path)}))
+        """The methods the API has at `path` (none: no such path). A path spelled out by a
+        route (`/v1/emails/batch`) is that route's, not a parameter of another's."""
+        static = {route.method for route in self if route.path == path}
+        return tuple(sorted(static or {route.method for route in self if route.matches(path)}))
 
 
 ROUTES = Routes()

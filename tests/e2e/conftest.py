@@ -30,7 +30,11 @@ STOP_TIMEOUT = 20
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The stack's config, as written to local.json (api_url, api_key, outbox_dir, ...)."""
-    state_dir = tmp_path_factory.mktemp("mailroom-local")
+    yield from running_stack(tmp_path_factory.mktemp("mailroom-local"))
+
+
+def running_stack(state_dir: Path) -> Iterator[dict[str, Any]]:
+    """Start a local stack of its own in `state_dir`; yields its config until stopped."""
     log_path = state_dir / "stack.log"
     env = {
         key: value for key, value in os.environ.items()

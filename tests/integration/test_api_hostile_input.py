@@ -45,6 +45,8 @@ def test_a_body_that_is_not_utf8_is_invalid_json(call, api_env):
     ("POST", "/v1/suppressions/ada@example.com", "DELETE, GET, PUT"),
     ("POST", "/v1/health", "GET"),
     ("PATCH", "/v1/sending", "GET, PUT"),
+    ("GET", "/v1/emails/batch", "POST"),
+    ("OPTIONS", "/v1/emails", "POST"),
 ])
 def test_a_known_path_with_a_method_it_lacks_is_405_with_allow(call, method, path, allowed):
     status, body, headers = call(api_event(method, path, {} if method != "GET" else None))
@@ -127,3 +129,12 @@ def test_a_batch_items_errors_are_in_plain_words_too(call):
     assert set(refused) == {"index", "error"} and set(accepted) == {"index", "id", "status"}
     assert not any(words in refused["error"]["message"] for words in LIBRARY_WORDS)
     assert {"to", "template"} <= {entry["field"] for entry in refused["error"]["details"]}
+
+
+@pytest.mark.parametrize("email", ["%1C", "%20", "nobody", "a" * 300 + "@example.com",
+                                   "ada%0A@example.com"])
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_suppression_lookup_of_something_that_is_no_address_is_404(call, method, email):
+    status, body, _ = call(api_event(method, f"/v1/suppressions/{email}"))
+
+    assert (status, body["error"]["code"]) == (404, "not_found")

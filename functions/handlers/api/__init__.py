@@ -80,13 +80,21 @@ def handle_validation_error(error: SchemaError) -> Response:
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response:
     method, path = app.current_event.http_method, app.current_event.path
-    allowed = ROUTES.methods_at(path)
-    if allowed:
-        return error_response(MethodNotAllowed(method, path, allowed))
     return error_response(NotFound(f"No route {method} {path}. See GET /v1/openapi.json."))
 
 
-# --- before routing: what needs the raw body ---------------------------------------------
+# --- before routing ------------------------------------------------------------------------
+def method_refusal(event: dict[str, Any]) -> MailroomError | None:
+    """A known path asked with a method it lacks: 405 with the methods it has. Decided here,
+    from the declared routes, because routing would take GET /v1/emails/batch for a message
+    id."""
+    method, path = event.get("httpMethod") or "", event.get("path") or ""
+    allowed = ROUTES.methods_at(path)
+    if allowed and method not in allowed:
+        return MethodNotAllowed(method, path, allowed)
+    return None
+
+
 def raw_body_refusal(event: dict[str, Any]) -> MailroomError | None:
     """The checks Powertools' validation cannot make, since it runs first: the size limit,
     a body that is not UTF-8, and a body that is JSON but not an object. Every body is read
@@ -136,11 +144,11 @@ def handler(event: dict[str, Any], context: Any,
             deps: Dependencies | None = None) -> dict[str, Any]:
     """Lambda's entry point; tests pass `deps` built with fakes."""
     deps = deps or dependencies()
-    refusal = raw_body_refusal(event)
+    refusal = method_refusal(event) or raw_body_refusal(event)
     if refusal is not None:
         response = error_response(refusal)
         return {"statusCode": response.status_code,
-                "headers": {"Content-Type": "application/json"},
+                "headers": {**response.headers, "Content-Type": "application/json"},
                 "body": json.dumps(response.body)}
     # Lets idempotency records expire if this invocation times out mid-request.
     deps.idempotent_accept.config.register_lambda_context(context)

@@ -48,9 +48,12 @@ class ErrorBody(BaseModel):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Items are validated one by one, so one bad item is refused alone.
+    # Items are validated one by one, so one bad item is refused alone; the document still
+    # shows what each item is.
     emails: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS,
-                              description="Up to 100 bodies of POST /v1/emails.")
+                              description="Up to 100 bodies of POST /v1/emails.",
+                              json_schema_extra={
+                                  "items": {"$ref": "#/components/schemas/EmailRequest"}})
 
 
 class SuppressionUpdate(BaseModel):
@@ -177,6 +180,10 @@ class TemplateSummary(BaseModel):
     subject: str
     variables: list[str]
     lists: dict[str, list[str]]
+    types: dict[str, Any] = Field(description="Each variable's type: text, number, url, or "
+                                              "a list of them or of records of them.")
+    data_schema: dict[str, Any] = Field(description="The JSON Schema of `data` for this "
+                                                    "template.")
 
 
 class TemplateList(BaseModel):

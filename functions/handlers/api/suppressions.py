@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from mailroom.addresses import normalize, validate
+from mailroom.addresses import MAX_ADDRESS_LENGTH, lookup_key, validate
 from mailroom.errors import NotFound
 from mailroom.models import Suppression, SuppressionReason, utcnow
 from mailroom.shape import ROUTES
@@ -40,7 +40,7 @@ def list_suppressions(
        summary="Whether an address is suppressed, and why",
        responses=responses(200, SuppressionView, "The entry", 404))
 def get_suppression(email: Email) -> SuppressionView:
-    address = normalize(unquote(email))
+    address = _listed_address(email)
     suppression = current(router).suppressions.get(address, utcnow())
     if suppression is None:
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
@@ -65,8 +65,17 @@ def put_suppression(email: Email,
        summary="Remove an address from the suppression list", status_code=204,
        responses=responses(204, None, "Removed", 404))
 def delete_suppression(email: Email) -> Response[None]:
-    address = normalize(unquote(email))
+    address = _listed_address(email)
     if not current(router).suppressions.delete(address):
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
     logger.info("removed an address from the suppression list")
     return Response(status_code=204, body=None)
+
+
+def _listed_address(email: str) -> str:
+    """The key to look `email` up by; something that cannot be an address is on no list."""
+    address = lookup_key(unquote(email))
+    if address is None:
+        raise NotFound("That is not an email address, so it is not suppressed.",
+                       details={"email": unquote(email)[:MAX_ADDRESS_LENGTH]})
+    return address

@@ -24,7 +24,8 @@ def list_templates() -> TemplateList:
     return TemplateList(items=[
         TemplateSummary(name=template.name, subject=template.subject,
                         variables=list(template.variables),
-                        lists={name: list(fields) for name, fields in template.lists.items()})
+                        lists={name: list(fields) for name, fields in template.lists.items()},
+                        types=dict(template.types), data_schema=template.data_schema)
         for template in TemplateCatalog.load()
     ])
 
