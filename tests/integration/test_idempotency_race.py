@@ -20,24 +20,32 @@ from tests.integration.test_api_contract import WELCOME, queued_count
 KEY = "race-1"
 
 
-class SlowQueue:
-    """Enqueues after a pause, so a second request arrives while the first is in flight."""
+class HeldQueue:
+    """Enqueues only once released, so a second request arrives while the first is in
+    flight, however slow the machine."""
 
-    def __init__(self, queue: Any, started: threading.Event) -> None:
-        self.queue, self.started = queue, started
+    def __init__(self, queue: Any, started: threading.Event, release: threading.Event) -> None:
+        self.queue, self.started, self.release = queue, started, release
 
     def enqueue(self, requests: Any, delay_seconds: int = 0) -> None:
         self.started.set()
-        time.sleep(0.5)
+        assert self.release.wait(10)
         self.queue.enqueue(requests, delay_seconds)
 
 
-def instance(started: threading.Event | None = None) -> Dependencies:
-    """One Lambda instance's dependencies; with `started`, its sends are slow."""
+class FirstRequest:
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.answers: list[Any] = []
+
+
+def instance(held: FirstRequest | None = None) -> Dependencies:
+    """One Lambda instance's dependencies; with `held`, its send waits to be released."""
     deps = Dependencies.from_settings(ApiSettings())  # type: ignore[call-arg]
-    if started is None:
+    if held is None:
         return deps
-    acceptor = replace(deps.acceptor, queue=SlowQueue(deps.acceptor.queue, started))
+    acceptor = replace(deps.acceptor,
+                       queue=HeldQueue(deps.acceptor.queue, held.started, held.release))
     table = ApiSettings().idempotency_table  # type: ignore[call-arg]
     return replace(deps, acceptor=acceptor, idempotent_accept=idempotent_accept(table, acceptor))
 
@@ -53,13 +61,13 @@ def send(deps: Dependencies) -> tuple[int, str]:
 
 @pytest.fixture
 def first_in_flight(api_env):
-    """The first request, still being sent when the test body runs."""
-    started = threading.Event()
-    answers: list[Any] = []
-    thread = threading.Thread(target=lambda: answers.append(send(instance(started))))
+    """The first request, held in flight until the test releases it."""
+    first = FirstRequest()
+    thread = threading.Thread(target=lambda: first.answers.append(send(instance(first))))
     thread.start()
-    assert started.wait(10)
-    yield answers
+    assert first.started.wait(10)
+    yield first
+    first.release.set()
     thread.join(10)
 
 
@@ -72,9 +80,11 @@ def test_a_request_racing_one_in_flight_is_told_to_retry(first_in_flight, api_en
 
 def test_once_the_first_is_done_the_same_request_gets_its_answer_and_nothing_more_is_sent(
         first_in_flight, api_env):
-    while not first_in_flight:
+    first_in_flight.release.set()
+    deadline = time.monotonic() + 10
+    while not first_in_flight.answers and time.monotonic() < deadline:
         time.sleep(0.05)
-    [(first_status, first_body)] = first_in_flight
+    [(first_status, first_body)] = first_in_flight.answers
 
     status, body = send(instance())
 
