@@ -109,15 +109,13 @@ def send_record(record: SQSRecord, deps: Dependencies,
     except MessageBusy as error:
         # Not a failed attempt: look again once the other worker's claim has lapsed.
         _retry_in(deps, record, deps.lease_seconds)
-        logger.info("message busy, looking again later", reason=str(error),
-                    message_id=request.id)
+        logger.info("message busy, looking again later", reason=str(error))
         raise
     except Exception as error:
         _after_failed_attempt(deps, record, request, attempt, error)
         raise
     metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)
-    # The message id again: appended keys are shared by the threads sending this batch.
-    logger.info(result.value, result=result.value, message_id=request.id, attempt=attempt)
+    logger.info(result.value, result=result.value)
     return result
 
 

@@ -44,6 +44,7 @@ from .templates import TemplateCatalog
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
 MAX_TAGS = 40  # SES allows 50; keep room for Mailroom's own and SES's auto-tags
 MAX_REPLY_TO = 10
+MAX_IDEMPOTENCY_KEY_LENGTH = 256
 
 
 class EmailRequest(BaseModel):
@@ -60,7 +61,8 @@ class EmailRequest(BaseModel):
     reply_to: list[str] = Field(default_factory=list, max_length=MAX_REPLY_TO)
     tags: dict[str, str] = Field(default_factory=dict,
                                  description="SES message tags, copied into every event.")
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    idempotency_key: str | None = Field(default=None, min_length=1,
+                                        max_length=MAX_IDEMPOTENCY_KEY_LENGTH)
 
 
 @dataclass
@@ -157,7 +159,7 @@ class Acceptor:
         send_request = SendRequest(id=self.new_id(), to=to, from_address=sender,
                                    reply_to=reply_to, template=request.template,
                                    data=request.data, tags=tags)
-        size = len(send_request.model_dump_json(by_alias=True).encode())
+        size = len(_queue_body(send_request).encode())
         if size > MAX_QUEUE_MESSAGE_BYTES:
             raise PayloadTooLarge(
                 f"The template data makes this message {size} bytes; the limit is "
@@ -228,3 +230,26 @@ def _validated_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 __all__ = ["Acceptor", "EmailRequest", "MailroomError"]
+
+
+# What an SQS message body may hold (any other character is refused by SQS).
+_NOT_FOR_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _queue_body(request: SendRequest) -> str:
+    """The message as the send queue will carry it, or the API's error for data that no
+    queue, SES or recipient could carry: text that is not Unicode (a lone surrogate),
+    characters SQS refuses (U+FFFE, U+FFFF), or nesting too deep to serialize."""
+    from pydantic_core import PydanticSerializationError
+
+    try:
+        body = request.model_dump_json(by_alias=True)
+    except (PydanticSerializationError, RecursionError, ValueError):
+        raise RequestValidationError(
+            "`data` holds text that is not valid Unicode or nests too deeply to send.",
+            details={"field": "data"}) from None
+    if _NOT_FOR_SQS.search(body):
+        raise RequestValidationError(
+            "`data` holds characters email cannot carry (such as U+FFFE or U+FFFF).",
+            details={"field": "data"})
+    return body

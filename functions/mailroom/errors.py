@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 class MailroomError(Exception):
     code: ClassVar[str] = "internal_error"
     http_status: ClassVar[int] = 500
+    # Response headers the error calls for (405's Allow).
+    headers: dict[str, str] = {}  # replaced per instance, never mutated
 
     def __init__(self, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -69,7 +71,7 @@ class MethodNotAllowed(MailroomError):
     def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
         super().__init__(f"{path} does not take {method}; it takes {', '.join(allowed)}.",
                          details={"allowed": list(allowed)})
-        self.allowed = allowed
+        self.headers = {"Allow": ", ".join(allowed)}
 
 
 class QueueUnavailable(MailroomError):

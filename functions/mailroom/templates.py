@@ -140,6 +140,8 @@ class EmailTemplate:
         for name in self.variables:
             _check_value(self.types[name], data[name], f"data.{name}")
         _check_data_size(data)
+        _check_carriable(data)
+        self._check_subject_line(data)
         self._check_subject_length(data)
 
     def render(self, data: Mapping[str, Any]) -> RenderedEmail:
@@ -155,6 +157,18 @@ class EmailTemplate:
     def ses_name(self, prefix: str = "") -> str:
         """The name of this template in SES; a prefix lets several stacks share an account."""
         return f"{prefix}{self.name}"
+
+    def _check_subject_line(self, data: Mapping[str, Any]) -> None:
+        """The subject is one header line: a line break in a value it prints would end it
+        (SES refuses such a message, after it was accepted here)."""
+        for name in _subject_plan(self.subject).names:
+            value = data.get(name)
+            if isinstance(value, str) and _HEADER_BREAKING.search(value):
+                raise RequestValidationError(
+                    f"`data.{name}` goes into the subject, a single header line: it must not "
+                    "hold line breaks or other control characters.",
+                    details={"field": f"data.{name}", "expected": "text on one line"},
+                )
 
     def _check_subject_length(self, data: Mapping[str, Any]) -> None:
         # Rendering needs pybars, whose import alone takes about half a second: an upper bound
@@ -302,6 +316,20 @@ def _check_data_size(data: Mapping[str, Any]) -> None:
         )
 
 
+# Line breaks and the other control characters (tab aside) end or corrupt a header line.
+_HEADER_BREAKING = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Text no queue, SES or mailbox can carry: lone surrogates, and what SQS refuses.
+_NOT_CARRIABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _check_carriable(data: Mapping[str, Any]) -> None:
+    if _NOT_CARRIABLE.search(_TEMPLATE_DATA_TEXT.encode(data)):
+        raise RequestValidationError(
+            "`data` holds text email cannot carry: a lone UTF-16 surrogate, or U+FFFE/U+FFFF.",
+            details={"field": "data"},
+        )
+
+
 def _plain_mapping(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)  # e.g. an example, kept read-only in a MappingProxyType
@@ -311,6 +339,9 @@ def _plain_mapping(value: Any) -> dict[str, Any]:
 # Writes the data as the SES adapter's json.dumps does (same separators and escaping, so the
 # length is what SES counts) but refuses NaN and Infinity, which SES can't parse. Built once.
 _TEMPLATE_DATA_JSON = json.JSONEncoder(allow_nan=False, default=_plain_mapping)
+# The same, with the characters themselves rather than escapes, to look at what it holds.
+_TEMPLATE_DATA_TEXT = json.JSONEncoder(allow_nan=False, default=_plain_mapping,
+                                       ensure_ascii=False)
 
 
 def _is_numeric_string(value: Any) -> bool:

@@ -21,8 +21,8 @@ from .conftest import running_stack
 
 pytestmark = pytest.mark.e2e
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-MAX_EXAMPLES = 40  # per operation and phase: under a minute on two cores
-SEED = 20261201  # fixed, so a CI failure reproduces; change it to explore further
+MAX_EXAMPLES = 40  # per operation and phase: about a minute
+SEED = 20261201  # fixed, with one worker, so a CI failure reproduces; change it to explore
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +37,10 @@ def test_generated_requests_get_what_the_document_promises(fuzzed_stack) -> None
          "run", f"{api}/v1/openapi.json", "--url", api,
          "--header", f"x-api-key: {fuzzed_stack['api_key']}",
          "--exclude-operation-id", "putSending",
-         "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "2",
+         "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1",
          "--suppress-health-check", "all"],
         capture_output=True, text=True, timeout=600, check=False,
     )
     report = result.stdout[-15000:] + result.stderr[-3000:]
 
-    assert result.returncode == 0, report
-    assert " passed" in result.stdout and "failures" not in result.stdout, report
+    assert result.returncode == 0, report  # 1 on any failure or error

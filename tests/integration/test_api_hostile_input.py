@@ -138,3 +138,76 @@ def test_a_suppression_lookup_of_something_that_is_no_address_is_404(call, metho
     status, body, _ = call(api_event(method, f"/v1/suppressions/{email}"))
 
     assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_a_body_nested_beyond_reason_is_invalid_json(call):
+    event = api_event("POST", "/v1/emails", "[" * 5000 + "]" * 5000)
+
+    status, body, _ = call(event)
+
+    assert (status, body["error"]["code"]) == (400, "invalid_json")
+
+
+def test_a_cursor_of_nested_garbage_is_refused_as_a_cursor(call):
+    cursor = base64.urlsafe_b64encode(b"[" * 3000).decode()
+
+    status, body, _ = call(api_event("GET", "/v1/suppressions", query={"cursor": cursor}))
+
+    assert (status, body["error"]["details"]) == (422, {"field": "cursor"})
+
+
+def deeply_nested(depth: int = 400) -> object:
+    nested: object = "x"
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+@pytest.mark.parametrize("extra", [
+    "\ud800",  # a lone surrogate: a valid JSON escape, not Unicode text
+    "\ufffe",  # SQS refuses it
+    deeply_nested(),  # deeper than anything serializes
+], ids=["lone-surrogate", "noncharacter", "deep"])
+def test_template_data_no_queue_could_carry_is_refused(call, api_env, extra):
+    body = json.dumps({**WELCOME, "data": {**WELCOME["data"], "notes": extra}})
+
+    status, answer, _ = call(api_event("POST", "/v1/emails", body))
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert answer["error"]["details"] == {"field": "data"}
+    assert queued_count(api_env) == 0
+
+
+def test_a_line_break_in_a_value_the_subject_prints_is_refused_not_left_to_fail(call, api_env):
+    data = {**WELCOME["data"], "name": "Ada\r\nBcc: everyone@example.com"}
+
+    status, answer, _ = call(api_event("POST", "/v1/emails", {**WELCOME, "data": data}))
+
+    assert (status, answer["error"]["details"]["field"]) == (422, "data.name")
+    assert queued_count(api_env) == 0
+
+
+def test_a_preview_refuses_what_a_send_would(call):
+    data = {**WELCOME["data"], "name": "A\ud800da"}
+
+    status, answer, _ = call(api_event("POST", "/v1/templates/welcome/preview",
+                                       json.dumps({"data": data})))
+
+    assert (status, answer["error"]["details"]["field"]) == (422, "data")
+
+
+def test_the_allowed_reasons_are_named_as_the_client_writes_them(call):
+    status, answer, _ = call(api_event("PUT", "/v1/suppressions/ada@example.com",
+                                       {"reason": "hard_bounce"}))
+
+    assert status == 422
+    assert answer["error"]["message"] == "The request is not valid: reason must be one of " \
+                                         "'manual'."
+
+
+def test_an_empty_key_in_a_cursor_is_not_a_cursor_of_ours(call):
+    cursor = base64.urlsafe_b64encode(json.dumps({"email": {"S": ""}}).encode()).decode()
+
+    status, answer, _ = call(api_event("GET", "/v1/suppressions", query={"cursor": cursor}))
+
+    assert (status, answer["error"]["details"]) == (422, {"field": "cursor"})

@@ -3,14 +3,12 @@ ids and auth, as its OpenAPI document says."""
 
 from __future__ import annotations
 
-import json
-
 from handlers import api
 from mailroom.shape import ROUTES
 
 
 def operations() -> dict[tuple[str, str], dict]:
-    document = json.loads(api.app.get_openapi_json_schema())
+    document = api.meta.document()  # as served
     return {(method.upper(), path): operation
             for path, item in document["paths"].items() for method, operation in item.items()}
 

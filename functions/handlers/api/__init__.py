@@ -46,18 +46,19 @@ app.configure_openapi(
 for module in (emails, suppressions, templates, sending, meta):
     app.include_router(module.router)
 # Methods that carry a body worth reading; a body on anything else is ignored, as routed.
-BODY_METHODS = ("POST", "PUT", "PATCH")
+BODY_METHODS = ("POST", "PUT")
 
 
 # --- errors, in one place ------------------------------------------------------------------
 def error_response(error: MailroomError) -> Response:
+    # The code and the field, not the message: messages may quote an address.
+    field = error.details.get("field") if isinstance(error.details, dict) else None
     if error.http_status >= 500:
-        logger.warning("request refused", code=error.code, reason=error.message)
+        logger.warning(f"request refused: {error.code}", code=error.code)
     else:
-        logger.info(f"refused: {error.code}", reason=error.message)
-    headers = {"Allow": ", ".join(error.allowed)} if isinstance(error, MethodNotAllowed) else {}
+        logger.info(f"refused: {error.code}", code=error.code, field=field)
     return Response(status_code=error.http_status, content_type="application/json",
-                    body=error.to_body(), headers=headers)
+                    body=error.to_body(), headers=dict(error.headers))
 
 
 @app.exception_handler(MailroomError)
@@ -120,6 +121,8 @@ def raw_body_refusal(event: dict[str, Any]) -> MailroomError | None:
     _read_as_json(event)
     try:
         parsed = json.loads(text)
+    except RecursionError:
+        return InvalidJson("The body nests too deeply to be an email request.")
     except ValueError:
         return None  # validation answers invalid_json
     if isinstance(parsed, dict):

@@ -10,17 +10,17 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
-from mailroom.accept import EmailRequest
+from mailroom.accept import MAX_IDEMPOTENCY_KEY_LENGTH, EmailRequest
 from mailroom.errors import (
     IdempotencyConflict,
     MailroomError,
     NotFound,
     RequestValidationError,
 )
-from mailroom.shape import ROUTES
+from mailroom.shape import MAX_BATCH_ITEMS, ROUTES
 
 from . import problems
-from .dependencies import current, logger, metrics
+from .dependencies import IDEMPOTENCY_HOURS, current, logger, metrics
 from .models import (
     Accepted,
     BatchAccepted,
@@ -36,15 +36,16 @@ from .routing import route
 
 router = APIGatewayRouter()
 TAG = "emails"
+MAX_MESSAGE_ID_LENGTH = 100
 IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=256,
-    description="Same key and body within 24 h: the first answer, nothing sent again. "
-                "Or give `idempotency_key` in the body.")]
+    alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+    description=f"Same key and body within {IDEMPOTENCY_HOURS} h: the first answer, nothing "
+                "sent again. Or give `idempotency_key` in the body.")]
 
 
 @route(router, ROUTES.send_email, tag=TAG, summary="Send one templated email",
        status_code=202,
-       responses=responses(202, Accepted, "Queued", 404, 409, 413, 422, 503))
+       responses=responses(202, Accepted, "Queued", 409, 413, 422, 503))
 def send_email(body: Annotated[EmailRequest, Body()],
                idempotency_key: IdempotencyKey = None) -> Response[Accepted]:
     if body.idempotency_key and idempotency_key and body.idempotency_key != idempotency_key:
@@ -60,12 +61,13 @@ def send_email(body: Annotated[EmailRequest, Body()],
 
 
 @route(router, ROUTES.send_batch, tag=TAG,
-       summary="Send up to 100 emails; each item accepted or refused", status_code=202,
+       summary=f"Send up to {MAX_BATCH_ITEMS} emails; each item accepted or refused",
+       status_code=202,
        responses=responses(202, BatchAccepted, "A result per item, in request order",
-                           404, 413, 422, 503))
+                           409, 413, 422, 503))
 def send_batch(body: Annotated[BatchRequest, Body()]) -> Response[BatchAccepted]:
     # Not a declared parameter (a batch takes none), but a client may still send it.
-    if router.current_event.get_header_value("Idempotency-Key"):
+    if router.current_event.headers.get("idempotency-key"):
         raise RequestValidationError(
             "A batch takes no Idempotency-Key header: give each item its own "
             "`idempotency_key`, so a retried batch sends only what was not sent.",
@@ -102,7 +104,8 @@ def send_batch(body: Annotated[BatchRequest, Body()]) -> Response[BatchAccepted]
        responses=responses(200, EmailView, "The message", 404))
 def get_email(message_id: str) -> EmailView:
     # Ids are UUIDs; anything far longer is not one of ours (and DynamoDB keys stop at 2 KB).
-    message = current(router).messages.get(message_id) if len(message_id) <= 100 else None
+    known = len(message_id) <= MAX_MESSAGE_ID_LENGTH
+    message = current(router).messages.get(message_id) if known else None
     if message is None:
         raise NotFound(f"No message with id {message_id}.", details={"id": message_id})
     return EmailView.of(message)
@@ -125,8 +128,9 @@ def accept(request: EmailRequest, header_key: str | None) -> Accepted:
                                                                       "body": payload}))
     except IdempotencyValidationError:
         raise IdempotencyConflict(
-            "This idempotency key was used within 24 hours with a different body. Use a new "
-            "key for a different email.", details={"idempotency_key": key}) from None
+            f"This idempotency key was used within {IDEMPOTENCY_HOURS} hours with a different "
+            "body. Use a new key for a different email.",
+            details={"idempotency_key": key}) from None
     except IdempotencyAlreadyInProgressError:
         raise IdempotencyConflict(
             "A request with this idempotency key is still being processed; retry shortly.",

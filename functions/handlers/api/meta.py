@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -29,16 +29,15 @@ def health() -> Health:
 @route(router, ROUTES.openapi, tag=TAG, summary="This API's OpenAPI document",
        responses=responses(200, None, "The OpenAPI 3 document", public=True))
 def openapi() -> Response[dict[str, Any]]:
-    app = router.api_resolver  # set when the router joined the app
-    assert isinstance(app, APIGatewayRestResolver)
-    return Response(status_code=200, content_type="application/json",
-                    body=document(app.get_openapi_json_schema()))
+    return Response(status_code=200, content_type="application/json", body=document())
 
 
 @cache
-def document(generated: str) -> dict[str, Any]:
-    """Powertools' document, with its own 422 body (never sent) replaced by the contract's."""
-    parsed = json.loads(generated)
+def document() -> dict[str, Any]:
+    """Powertools' document, with its own 422 body (never sent) replaced by the contract's;
+    built once per container."""
+    app = cast(APIGatewayRestResolver, router.api_resolver)  # set when joined to the app
+    parsed = json.loads(app.get_openapi_json_schema())
     schemas = parsed.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(name, None)

@@ -51,7 +51,8 @@ class BatchRequest(BaseModel):
     # Items are validated one by one, so one bad item is refused alone; the document still
     # shows what each item is.
     emails: list[Any] = Field(min_length=1, max_length=MAX_BATCH_ITEMS,
-                              description="Up to 100 bodies of POST /v1/emails.",
+                              description=f"Up to {MAX_BATCH_ITEMS} bodies of "
+                                          "POST /v1/emails.",
                               json_schema_extra={
                                   "items": {"$ref": "#/components/schemas/EmailRequest"}})
 
@@ -59,7 +60,8 @@ class BatchRequest(BaseModel):
 class SuppressionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Literal[SuppressionReason.MANUAL] = SuppressionReason.MANUAL
+    # Only SES events record bounces and complaints; by hand it is always `manual`.
+    reason: Literal["manual"] = "manual"
     note: str | None = Field(default=None, max_length=1000)
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the entry lapses (ISO 8601 with a time zone); "

@@ -30,6 +30,7 @@ _MUST_BE = {
                                   "2026-12-31T23:59:00Z",
     "timezone_aware": "must include a time zone, e.g. 2026-12-31T23:59:00Z",
     "string_pattern_mismatch": "has characters that are not allowed",
+    "string_unicode": "must be valid Unicode text",
 }
 
 
@@ -40,11 +41,9 @@ def problem(error: Mapping[str, Any]) -> str:
     if kind in _MUST_BE:
         return _MUST_BE[kind]
     if kind in ("string_too_long", "too_long"):
-        unit = "characters" if kind == "string_too_long" else "items"
-        return f"must be at most {context.get('max_length')} {unit}"
+        return f"must be at most {_count(context.get('max_length'), kind)}"
     if kind in ("string_too_short", "too_short"):
-        unit = "characters" if kind == "string_too_short" else "items"
-        return f"must be at least {context.get('min_length')} {unit}"
+        return f"must be at least {_count(context.get('min_length'), kind)}"
     if kind in ("literal_error", "enum"):
         return f"must be one of {context.get('expected')}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -55,6 +54,11 @@ def problem(error: Mapping[str, Any]) -> str:
     if kind in ("value_error", "assertion_error"):
         return str(context.get("error") or error.get("msg", "is not valid"))
     return "is not valid"
+
+
+def _count(number: Any, kind: str) -> str:
+    unit = "character" if kind.startswith("string") else "item"
+    return f"{number} {unit}" + ("" if number == 1 else "s")
 
 
 def field_name(location: Sequence[Any]) -> str:

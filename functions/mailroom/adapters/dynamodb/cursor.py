@@ -26,10 +26,11 @@ def decode_cursor(cursor: str | None, key_names: Collection[str],
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:  # not base64, not UTF-8 or not JSON
+    except (ValueError, RecursionError):  # not base64, not UTF-8, not JSON, absurdly deep
         raise InvalidCursor() from None
     if (isinstance(key, dict) and set(key) == set(key_names)
             and all(isinstance(v, dict) and list(v) == ["S"] and isinstance(v["S"], str)
+                    and v["S"]  # DynamoDB refuses an empty key value as a start key
                     for v in key.values())
             and all(key[name]["S"] == value for name, value in (fixed or {}).items())):
         return key
