@@ -38,6 +38,7 @@ class Storage(Construct):
             self,
             table.name.capitalize(),
             partition_key=_attribute(table.partition_key),
+            sort_key=_attribute(table.sort_key) if table.sort_key else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -11,6 +11,15 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
+from mailroom.counting import (
+    Breakdown,
+    CountedEvent,
+    Totals,
+    Traffic,
+    hour_of,
+    no_breakdowns,
+    no_totals,
+)
 from mailroom.errors import InvalidCursor
 from mailroom.models import (
     Failure,
@@ -193,6 +202,35 @@ def _cursor_position(cursor: str | None, listing: str) -> str | None:
             or not isinstance(token.get("after"), str)):
         raise InvalidCursor()
     return str(token["after"])
+
+
+class FakeCounters:
+    """Keeps every counted event (`counted`, for tests to read) and sums them on read: no
+    shards, the same sums."""
+
+    def __init__(self) -> None:
+        self.counted: list[CountedEvent] = []
+
+    def add(self, counted: CountedEvent) -> None:
+        self.counted.append(counted)
+
+    def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:
+        totals = no_totals()
+        for counted in self._between(first, last):
+            if counted.traffic is traffic:
+                totals[counted.outcome] += 1
+        return totals
+
+    def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
+        breakdowns = no_breakdowns()
+        for counted in self._between(first, last):
+            for dimension, value in counted.dimensions:
+                breakdowns[counted.traffic].add(dimension, value, {counted.outcome: 1})
+        return breakdowns
+
+    def _between(self, first: datetime, last: datetime) -> list[CountedEvent]:
+        return [counted for counted in self.counted
+                if hour_of(first) <= hour_of(counted.hour) <= hour_of(last)]
 
 
 SQS_MAX_DELAY_SECONDS = 900

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mailroom import shape
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
-from mailroom.ports import MessageStore, Publisher, SuppressionStore
+from mailroom.ports import Counters, MessageStore, Publisher, SuppressionStore
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
 from mailroom.settings import EventsSettings, events_settings
 
@@ -45,10 +45,15 @@ class Dependencies:
     suppressions: SuppressionStore
     publisher: Publisher
     policy: SuppressionPolicy
+    counters: Counters | None = None  # None: nothing is counted
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
-        from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
+        from mailroom.adapters.dynamodb import (
+            DynamoCounters,
+            DynamoMessageStore,
+            DynamoSuppressionStore,
+        )
         from mailroom.adapters.sns import SnsPublisher
 
         return cls(
@@ -56,6 +61,7 @@ class Dependencies:
             suppressions=DynamoSuppressionStore(settings.suppressions_table),
             publisher=SnsPublisher(settings.notifications_topic_arn),
             policy=SuppressionPolicy.from_settings(settings),
+            counters=DynamoCounters(settings.counters_table),
         )
 
 
@@ -128,6 +134,7 @@ def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEve
                 suppressions=deps.suppressions,
                 publisher=deps.publisher,
                 policy=deps.policy,
+                counters=deps.counters,
             )
         except Exception:
             logger.exception("Could not apply SES event record; it will be retried")

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Message tag SES copies into every event it publishes, so an event finds its message.
 MESSAGE_ID_TAG = "mailroom_id"
+# Message tag of the self-check canary's mail, counted apart from real mail.
+CANARY_TAG = "mailroom_canary"
 
 
 def utcnow() -> datetime:

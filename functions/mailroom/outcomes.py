@@ -18,6 +18,11 @@ For every event, in this order:
      notification ids (subscribers deduplicate on `id`); `strengthen` answers a retry of the
      same event as it answered the first attempt. A notification is therefore published at
      least once and never lost.
+  5. Count the outcome in the hourly counters (mailroom.counting) only when the timeline
+     write says the event is new: that write is conditional, so a redelivered or
+     concurrently processed event counts once. Counting after it means a failure in
+     between loses one count, never doubles one. Mail Mailroom did not send has no timeline
+     and is not counted; neither is a likely automatic reply.
 
 Cases DESIGN §2's table leaves open, decided here:
   - Permanent/UnsubscribedRecipient is SES's list-management unsubscribe: the address is
@@ -62,6 +67,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from .addresses import normalize
+from .counting import counted_event
 from .diagnosis import diagnose
 from .models import (
     Failure,
@@ -74,7 +80,7 @@ from .models import (
     TimelineEvent,
     utcnow,
 )
-from .ports import MessageStore, Publisher, SuppressionStore
+from .ports import Counters, MessageStore, Publisher, SuppressionStore
 from .ses_events import (
     CONTENT_BOUNCE_SUBTYPES,
     EVENT_KINDS,
@@ -87,7 +93,6 @@ from .settings import EventsSettings
 # Namespace of notification ids: uuid5(namespace, "<type>|<event key>").
 NOTIFICATION_NAMESPACE = uuid.UUID("7d1f3c52-5b0e-4c47-9a53-6f0b8e4f2a11")
 
-NOT_SPAM = "not-spam"
 # Permanent entries an SES event may replace with a permanent one of its own reason: a
 # complaint says more than a hard bounce; nothing replaces an operator's `manual` entry.
 _OUTRANKS = {
@@ -120,18 +125,11 @@ class SuppressionPolicy:
         )
 
 
-def is_not_spam(event: SesEvent) -> bool:
-    return (
-        event.kind is SesEventKind.COMPLAINT
-        and (event.complaint_feedback_type or "").lower() == NOT_SPAM
-    )
-
-
 def suppression_effect(event: SesEvent) -> SuppressionEffect:
     """The DESIGN §2 table: what this event does to its recipient's address."""
     if event.kind is SesEventKind.COMPLAINT:
         # Many providers send no feedback type at all: that is still a complaint.
-        return SuppressionEffect.NONE if is_not_spam(event) else SuppressionEffect.COMPLAINT
+        return SuppressionEffect.NONE if event.is_not_spam else SuppressionEffect.COMPLAINT
     if event.kind is not SesEventKind.BOUNCE:
         return SuppressionEffect.NONE
     if event.bounce_subtype in CONTENT_BOUNCE_SUBTYPES | {UNSUBSCRIBED_SUBTYPE}:
@@ -154,12 +152,15 @@ def record_outcomes(
     publisher: Publisher,
     policy: SuppressionPolicy,
     now: datetime | None = None,
+    counters: Counters | None = None,
 ) -> list[Notification]:
-    """Apply each event (see the module docstring); return the notifications published."""
+    """Apply each event (see the module docstring); return the notifications published.
+    Without `counters`, nothing is counted."""
     now = now or utcnow()
     published: list[Notification] = []
     for event in events:
-        published += _record_one(event, messages, suppressions, publisher, policy, now)
+        published += _record_one(event, messages, suppressions, publisher, policy, now,
+                                 counters)
     return published
 
 
@@ -170,6 +171,7 @@ def _record_one(
     publisher: Publisher,
     policy: SuppressionPolicy,
     now: datetime,
+    counters: Counters | None,
 ) -> list[Notification]:
     message = find_message(event, messages)
     if message is not None:
@@ -179,7 +181,7 @@ def _record_one(
     auto_reply = message is not None and is_likely_auto_reply(event, message)
 
     kind = EVENT_KINDS[event.kind]
-    status = None if is_not_spam(event) or auto_reply else kind.status
+    status = None if event.is_not_spam or auto_reply else kind.status
     failure = diagnose(event) if status is not None and kind.explains_failure else None
     suppression = None if auto_reply else _new_suppression(event, suppressions, policy, now)
 
@@ -192,7 +194,7 @@ def _record_one(
         publisher.publish(notifications)
     if message is not None:
         detail = event.timeline_detail() | ({"likely_auto_reply": True} if auto_reply else {})
-        messages.apply_event(
+        appended = messages.apply_event(
             message.id,
             TimelineEvent(type=event.kind.value, at=event.occurred_at, key=event.key,
                           detail=detail),
@@ -200,6 +202,9 @@ def _record_one(
             failure=failure,
             ses_message_id=event.ses_message_id,
         )
+        counted = counted_event(event) if appended and not auto_reply else None
+        if counters is not None and counted is not None:
+            counters.add(counted)
     return notifications
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from .counting import Breakdown, CountedEvent, Totals, Traffic
 from .models import (
     Failure,
     Message,
@@ -145,4 +146,23 @@ class Mailer(Protocol):
 class Publisher(Protocol):
     def publish(self, notifications: Sequence[Notification]) -> None:
         """Publish each one with its `type` as a message attribute subscribers filter on."""
+        ...
+
+
+class Counters(Protocol):
+    """Hourly outcome counts (mailroom.counting); reads sum the hours from the one `first`
+    falls in to the one `last` falls in, both included, and hours with nothing count 0."""
+
+    def add(self, counted: CountedEvent) -> None:
+        """Add one to each of the event's counters in its hour, with atomic adds: calls at
+        the same time never lose one another's counts."""
+        ...
+
+    def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:
+        """Each outcome's count for one traffic class: what the reputation guard reads."""
+        ...
+
+    def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
+        """Every traffic class's counts in all, by failure reason and by recipient domain:
+        what reports read."""
         ...

@@ -30,6 +30,8 @@ from .addresses import normalize
 from .models import MESSAGE_ID_TAG, NotificationType, Status
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
+# The complaint feedback type that says the recipient marked the mail as not spam.
+NOT_SPAM = "not-spam"
 # SES sends this once, when an identity's notifications are pointed at a topic: not an event.
 _SETUP_NOTIFICATION = "AmazonSnsSubscriptionSucceeded"
 _SNS_NON_EVENTS = {"SubscriptionConfirmation", "UnsubscribeConfirmation"}
@@ -132,6 +134,12 @@ class SesEvent(BaseModel):
             return False
         still_trying = (self.dsn_action or "").lower() == "delayed"
         return not still_trying and not (self.enhanced_status_code or "").startswith("4.")
+
+    @property
+    def is_not_spam(self) -> bool:
+        """A complaint that says the opposite: the recipient marked the mail as not spam."""
+        return (self.kind is SesEventKind.COMPLAINT
+                and (self.complaint_feedback_type or "").lower() == NOT_SPAM)
 
     def timeline_detail(self) -> dict[str, Any]:
         """What the message timeline keeps of this event: the SES facts, without nulls."""

@@ -59,6 +59,7 @@ def _split_csv(value: object) -> object:
 class ApiSettings(_Settings):
     idempotency_table: str
     control_table: str
+    counters_table: str
     send_queue_url: str
     # Addresses or domains `from` may use; the first address is the default sender.
     allowed_senders: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -97,6 +98,7 @@ class SenderSettings(_Settings):
 
 class EventsSettings(_Settings):
     notifications_topic_arn: str
+    counters_table: str
     soft_bounce_threshold: int = 3
     soft_bounce_window_days: int = 7
     soft_bounce_suppression_days: int = 14

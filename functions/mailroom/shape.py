@@ -55,6 +55,11 @@ class Table:
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
     retain: bool = True
+    sort_key: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.partition_key,) + ((self.sort_key,) if self.sort_key else ())
 
     @property
     def setting(self) -> str:
@@ -85,7 +90,13 @@ IDEMPOTENCY = Table(
     "idempotency", partition_key="id", ttl_attribute="expiration", retain=False,
     why="Powertools idempotency records (its layout: key `id`, TTL `expiration`); "
         "disposable by design.")
-TABLES = (MESSAGES, SUPPRESSIONS, CONTROL, IDEMPOTENCY)
+COUNTERS = Table(
+    "counters", partition_key="hour_shard", sort_key="counter", ttl_attribute="ttl",
+    retain=False,
+    why="Hourly outcome counts for the reputation guard and the reports, sharded so busy "
+        "hours are not throttled; `ttl` drops them after the longest report range. Derived "
+        "and expiring: a new stack counts afresh, so a retained copy would be an orphan.")
+TABLES = (MESSAGES, SUPPRESSIONS, CONTROL, IDEMPOTENCY, COUNTERS)
 
 
 # --- functions' limits (read by the queues below) -------------------------------------------
@@ -234,6 +245,9 @@ API = Function(
         Access(IDEMPOTENCY, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
                "Powertools idempotency's record lifecycle."),
         Access(SEND_QUEUE, ("SendMessage",), "Enqueue (SendMessageBatch is SendMessage)."),
+        Access(COUNTERS, ("BatchGetItem", "Query"),
+               "Reputation and stats: totals in batched reads; the breakdown by reason and "
+               "domain queries each hour's shards."),
     ),
 )
 SENDER = Function(
@@ -263,6 +277,7 @@ EVENTS = Function(
         Access(SUPPRESSIONS, ("GetItem", "UpdateItem"),
                "Suppress and count soft bounces: conditional updates on the address's item."),
         Access(NOTIFICATIONS_TOPIC, ("Publish",), "One notification per outcome."),
+        Access(COUNTERS, ("UpdateItem",), "Count each new outcome with atomic adds."),
     ),
 )
 FUNCTIONS = (API, SENDER, EVENTS)

@@ -93,6 +93,10 @@ class Resources:
     def control_table(self) -> str:
         return self.tables[shape.CONTROL.name]
 
+    @property
+    def counters_table(self) -> str:
+        return self.tables[shape.COUNTERS.name]
+
 
 def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
     """Create every table, queue, topic and subscription; the clients point at moto."""
@@ -158,20 +162,19 @@ def _queue_arn(sqs: Any, url: str) -> str:
 
 
 def create_table(dynamodb: Any, table: shape.Table) -> str:
-    keys = {table.partition_key} | {key for index in table.indexes for key in index.keys}
+    keys = set(table.keys) | {key for index in table.indexes for key in index.keys}
     request: dict[str, Any] = {
         "TableName": table.name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [{"AttributeName": key, "AttributeType": "S"}
                                  for key in sorted(keys)],
-        "KeySchema": [{"AttributeName": table.partition_key, "KeyType": "HASH"}],
+        "KeySchema": _key_schema(table.keys),
     }
     if table.indexes:
         request["GlobalSecondaryIndexes"] = [
             {
                 "IndexName": index.name,
-                "KeySchema": [{"AttributeName": key, "KeyType": kind}
-                              for key, kind in zip(index.keys, ("HASH", "RANGE"), strict=False)],
+                "KeySchema": _key_schema(index.keys),
                 "Projection": {"ProjectionType": index.projection.value},
             }
             for index in table.indexes
@@ -184,3 +187,9 @@ def create_table(dynamodb: Any, table: shape.Table) -> str:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
         )
     return table.name
+
+
+def _key_schema(keys: tuple[str, ...]) -> list[dict[str, str]]:
+    """The partition key, then the sort key if there is one."""
+    return [{"AttributeName": key, "KeyType": kind}
+            for key, kind in zip(keys, ("HASH", "RANGE"), strict=False)]

@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from mailroom.adapters.dynamodb import (
+    DynamoCounters,
     DynamoMessageStore,
     DynamoSendingSwitch,
     DynamoSuppressionStore,
@@ -36,6 +37,7 @@ from tests.contract.probes import (
     recording,
 )
 from tests.fakes import (
+    FakeCounters,
     FakeMailer,
     FakeMessageStore,
     FakePublisher,
@@ -105,6 +107,13 @@ def sending_switch(request: pytest.FixtureRequest) -> Any:
     if request.param == "fake":
         return FakeSendingSwitch()
     return DynamoSendingSwitch(request.getfixturevalue("resources").control_table)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def counters(request: pytest.FixtureRequest) -> Any:
+    if request.param == "fake":
+        return FakeCounters()
+    return DynamoCounters(request.getfixturevalue("resources").counters_table)
 
 
 # --- the send queue and the notifications topic, each with its probe ---------------------

@@ -33,7 +33,8 @@ def test_each_table_has_its_declared_keys_indexes_ttl_and_retention(synth, table
     resource = synth.raw["Resources"][logical_id(synth, synth.stack.storage.tables[table])]
     props = resource["Properties"]
 
-    assert props["KeySchema"] == [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    assert props["KeySchema"] == [{"AttributeName": key, "KeyType": kind} for key, kind
+                                  in zip(table.keys, ("HASH", "RANGE"), strict=False)]
     indexes = {index["IndexName"]: index for index in props.get("GlobalSecondaryIndexes", [])}
     assert set(indexes) == {index.name for index in table.indexes}
     for index in table.indexes:

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.infra
 
 def test_every_table_is_on_demand_recoverable_and_encrypted(synth):
     tables = synth.resources("AWS::DynamoDB::Table")
-    assert len(tables) == 4  # messages, suppressions, idempotency, control
+    assert len(tables) == 5  # messages, suppressions, idempotency, control, counters
     for table in tables.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -62,6 +62,19 @@ def test_idempotency_table_has_the_powertools_layout(synth):
         {
             "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
             "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
+
+
+def test_counters_are_keyed_by_hour_and_shard_then_counter_and_expire_by_ttl(synth):
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "hour_shard", "KeyType": "HASH"},
+                {"AttributeName": "counter", "KeyType": "RANGE"},
+            ],
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
         },
     )
 

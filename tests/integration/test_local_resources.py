@@ -19,7 +19,8 @@ def test_each_table_has_its_declared_keys_indexes_and_ttl(resources, table):
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     described = dynamodb.describe_table(TableName=resources.tables[table.name])["Table"]
 
-    assert described["KeySchema"] == [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    assert described["KeySchema"] == [{"AttributeName": key, "KeyType": kind} for key, kind
+                                      in zip(table.keys, ("HASH", "RANGE"), strict=False)]
     indexes = {i["IndexName"]: i for i in described.get("GlobalSecondaryIndexes", [])}
     assert set(indexes) == {index.name for index in table.indexes}
     for index in table.indexes:

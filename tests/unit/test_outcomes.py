@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from mailroom.models import Message, Status, Suppression, SuppressionReason
+from mailroom.counting import CountedEvent, Outcome, Traffic
+from mailroom.models import CANARY_TAG, Message, Status, Suppression, SuppressionReason
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.ses_events import SesEvent, parse_ses_notification
 from mailroom.settings import EventsSettings
-from tests.fakes import FakeMessageStore, FakePublisher, FakeSuppressionStore
+from tests.fakes import FakeCounters, FakeMessageStore, FakePublisher, FakeSuppressionStore
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
@@ -55,6 +56,7 @@ class World:
         self.messages = FakeMessageStore()
         self.suppressions = FakeSuppressionStore()
         self.publisher = FakePublisher()
+        self.counters = FakeCounters()
 
     def sent(self, event: SesEvent, status: Status = Status.SENT,
              with_ses_id: bool = True) -> Message:
@@ -76,7 +78,7 @@ class World:
     def record(self, events: list[SesEvent], policy: SuppressionPolicy = POLICY,
                now: datetime = NOW):
         return record_outcomes(events, self.messages, self.suppressions, self.publisher,
-                               policy, now)
+                               policy, now, counters=self.counters)
 
     def message(self, message_id: str) -> Message:
         message = self.messages.get(message_id)
@@ -473,6 +475,7 @@ def test_the_thresholds_come_from_the_settings(world: World) -> None:
     # Given a policy of 2 soft bounces in 1 day, suppressing for 3 days
     settings = EventsSettings(
         messages_table="m", suppressions_table="s", notifications_topic_arn="arn",
+        counters_table="c",
         soft_bounce_threshold=2, soft_bounce_window_days=1, soft_bounce_suppression_days=3,
     )
     policy = SuppressionPolicy.from_settings(settings)
@@ -490,7 +493,7 @@ def test_the_thresholds_come_from_the_settings(world: World) -> None:
 def test_the_default_policy_is_the_documented_one() -> None:
     # Given the settings defaults, Then they are 3 soft bounces in 7 days, for 14 days
     settings = EventsSettings(messages_table="m", suppressions_table="s",
-                              notifications_topic_arn="arn")
+                              notifications_topic_arn="arn", counters_table="c")
     assert SuppressionPolicy.from_settings(settings) == SuppressionPolicy(
         3, timedelta(days=7), timedelta(days=14)
     )
@@ -964,3 +967,121 @@ def test_a_complaint_for_an_address_on_the_ses_list_says_it_was_suppressed(
     # Then the failure says the recipient was on SES's suppression list
     failure = world.message(message.id).failure
     assert failure is not None and failure.reason == "recipient_suppressed"
+
+
+# --- Counting outcomes (mailroom.counting)
+
+
+def sent_to(name: str, to: str, **mail_changes: Any) -> list[SesEvent]:
+    """The sample as SES reports it for mail sent to `to`."""
+    document = sample(name)
+    document["mail"].update(destination=[to], **mail_changes)
+    for recipients in ("bouncedRecipients", "complainedRecipients"):
+        for recipient in document.get(name.split("-")[0], {}).get(recipients, []):
+            recipient["emailAddress"] = to
+    if "delivery" in document:
+        document["delivery"]["recipients"] = [to]
+    return parse_ses_notification(document)
+
+
+def test_a_new_outcome_is_counted_with_its_reason_domain_and_hour(world: World) -> None:
+    # Given a sent message, When it hard-bounces
+    [bounce] = sent_to("bounce-permanent-general", "ada@example.org")
+    world.sent(bounce)
+    world.record([bounce])
+
+    # Then one hard bounce of real mail is counted, with its reason and domain
+    assert world.counters.counted == [CountedEvent(
+        hour=bounce.occurred_at.replace(minute=0, second=0, microsecond=0),
+        traffic=Traffic.REAL, outcome=Outcome.HARD_BOUNCE,
+        reason="mailbox_does_not_exist", domain="example.org")]
+
+
+def test_a_redelivered_event_is_counted_once(world: World) -> None:
+    # Given a sent message whose delivery was applied
+    [delivery] = sent_to("delivery", "ada@example.org")
+    world.sent(delivery)
+    world.record([delivery])
+
+    # When SQS delivers the same event again
+    world.record(sent_to("delivery", "ada@example.org"))
+
+    # Then it was counted once
+    assert [counted.outcome for counted in world.counters.counted] == [Outcome.DELIVERY]
+
+
+class LateStore(FakeMessageStore):
+    """Another worker appends every event between our read and our write."""
+
+    def apply_event(self, message_id, event, status=None, failure=None,
+                    ses_message_id=None) -> bool:
+        super().apply_event(message_id, event, status, failure, ses_message_id)
+        return False
+
+
+def test_an_event_another_worker_appended_first_is_not_counted_again(world: World) -> None:
+    # Given a message, and a store where a concurrent worker wins every append
+    world.messages = LateStore()
+    [delivery] = sent_to("delivery", "ada@example.org")
+    world.sent(delivery)
+
+    # When the delivery is applied, Then this worker counts nothing (the other one did)
+    world.record([delivery])
+    assert world.counters.counted == []
+
+
+def test_simulator_and_canary_mail_are_counted_apart_from_real_mail(world: World) -> None:
+    # Given a real message, one to the mailbox simulator and the canary's, each sent
+    real = sent_to("send", "ada@example.org", messageId="0100019a-real",
+                   tags={"mailroom_id": ["msg-real"]})
+    simulated = parsed("send", messageId="0100019a-sim", tags={"mailroom_id": ["msg-sim"]})
+    canary = sent_to("send", "canary@example.org", messageId="0100019a-canary",
+                     tags={"mailroom_id": ["msg-canary"], CANARY_TAG: ["run-1"]})
+    for events in (real, simulated, canary):
+        world.sent(events[0])
+
+    # When SES reports their sends
+    world.record(real + simulated + canary)
+
+    # Then each is counted under its own traffic class
+    assert [(counted.traffic, counted.domain) for counted in world.counters.counted] == [
+        (Traffic.REAL, "example.org"), (Traffic.SIMULATOR, "simulator.amazonses.com"),
+        (Traffic.CANARY, "example.org")]
+
+
+def test_a_not_spam_complaint_is_not_counted(world: World) -> None:
+    [complaint] = parsed("complaint-not-spam")
+    world.sent(complaint, status=Status.DELIVERED)
+
+    world.record([complaint])
+
+    assert world.counters.counted == []
+
+
+def test_an_auto_reply_is_not_counted_as_a_soft_bounce(world: World) -> None:
+    # Given a delivered message, When an out-of-office reply comes back
+    [delivery] = parsed("delivery")
+    world.sent(delivery)
+    world.record([delivery, auto_reply_to(delivery)])
+
+    # Then only the delivery is counted
+    assert [counted.outcome for counted in world.counters.counted] == [Outcome.DELIVERY]
+
+
+def test_mail_mailroom_did_not_send_is_not_counted(world: World) -> None:
+    # Given no message, When a bounce arrives (mail sent by someone else)
+    world.record(parsed("bounce-permanent-general", tags={}))
+
+    # Then the list is updated but nothing is counted: there is no timeline to dedupe on
+    assert world.suppression("bounce@simulator.amazonses.com") is not None
+    assert world.counters.counted == []
+
+
+def test_without_counters_nothing_is_counted_and_all_else_happens(world: World) -> None:
+    [bounce] = parsed("bounce-permanent-general")
+    message = world.sent(bounce)
+
+    record_outcomes([bounce], world.messages, world.suppressions, world.publisher, POLICY, NOW)
+
+    assert world.message(message.id).status is Status.BOUNCED
+    assert world.counters.counted == []

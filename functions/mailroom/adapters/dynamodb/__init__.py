@@ -1,5 +1,7 @@
-"""DynamoDB adapters: the message store, the suppression list and the sending switch."""
+"""DynamoDB adapters: the message store, the suppression list, the sending switch and the
+hourly outcome counters."""
 
+from .counters import DynamoCounters
 from .messages import SES_MESSAGE_ID_INDEX, DynamoMessageStore
 from .suppressions import REASON_INDEX, DynamoSuppressionStore
 from .switch import DynamoSendingSwitch
@@ -7,6 +9,7 @@ from .switch import DynamoSendingSwitch
 __all__ = [
     "REASON_INDEX",
     "SES_MESSAGE_ID_INDEX",
+    "DynamoCounters",
     "DynamoMessageStore",
     "DynamoSendingSwitch",
     "DynamoSuppressionStore",
