@@ -259,6 +259,25 @@ class FakeSendingSwitch:
     def set(self, state: SendingState) -> None:
         self.current = state
 
+    def pause(self, state: SendingState) -> bool:
+        if self.current.paused:
+            return False
+        self.current = state
+        return True
+
+
+class FakeGuardLevels:
+    def __init__(self) -> None:
+        self.level: str | None = None
+        self.moves: list[tuple[str, datetime]] = []
+
+    def move(self, level: str, at: datetime) -> bool:
+        if level == self.level:
+            return False
+        self.level = level
+        self.moves.append((level, at))
+        return True
+
 
 class FakeMailer:
     """Returns SES-like message ids; `failures` maps a recipient to an exception (or a

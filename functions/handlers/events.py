@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -28,6 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mailroom import shape
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.ports import Counters, MessageStore, Publisher, SuppressionStore
+from mailroom.reputation import Guard, Level, ReputationPolicy
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
 from mailroom.settings import EventsSettings, events_settings
 
@@ -46,22 +48,33 @@ class Dependencies:
     publisher: Publisher
     policy: SuppressionPolicy
     counters: Counters | None = None  # None: nothing is counted
+    guard: Guard | None = None  # None: no reputation guard
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
         from mailroom.adapters.dynamodb import (
             DynamoCounters,
+            DynamoGuardLevels,
             DynamoMessageStore,
+            DynamoSendingSwitch,
             DynamoSuppressionStore,
         )
         from mailroom.adapters.sns import SnsPublisher
 
+        publisher = SnsPublisher(settings.notifications_topic_arn)
+        counters = DynamoCounters(settings.counters_table)
+        guard = Guard(counters=counters,
+                      switch=DynamoSendingSwitch(settings.control_table, cache_seconds=0),
+                      levels=DynamoGuardLevels(settings.control_table), publisher=publisher,
+                      policy=ReputationPolicy.from_settings(settings),
+                      interval=timedelta(seconds=settings.reputation_check_seconds))
         return cls(
             messages=DynamoMessageStore(settings.messages_table),
             suppressions=DynamoSuppressionStore(settings.suppressions_table),
-            publisher=SnsPublisher(settings.notifications_topic_arn),
+            publisher=publisher,
             policy=SuppressionPolicy.from_settings(settings),
-            counters=DynamoCounters(settings.counters_table),
+            counters=counters,
+            guard=guard,
         )
 
 
@@ -80,11 +93,29 @@ def handler(event: dict[str, Any], context: LambdaContext,
     deps = deps or dependencies()
     if _is_sns_invocation(event):
         _handle_sns(event, deps)
+        _guard_reputation(deps)
         return None
-    return process_partial_response(
+    response = process_partial_response(
         event=event, record_handler=partial(_handle_sqs_record, deps=deps),
         processor=processor, context=context,
     )
+    _guard_reputation(deps)
+    return response
+
+
+def _guard_reputation(deps: Dependencies) -> None:
+    """After the batch's outcomes are counted. A failure here leaves the records applied
+    (they must not be retried for it): it is logged, and the next invocation checks again."""
+    if deps.guard is None:
+        return
+    try:
+        reputation = deps.guard.check_if_due()
+    except Exception:
+        logger.exception("The reputation guard could not check the rates; next batch retries")
+        return
+    if reputation is not None and reputation.level is not Level.OK:
+        logger.warning(f"reputation {reputation.level.value}: {reputation.describe()}",
+                       level=reputation.level.value)
 
 
 def _is_sns_invocation(event: dict[str, Any]) -> bool:

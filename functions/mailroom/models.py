@@ -73,6 +73,8 @@ class NotificationType(StrEnum):
     RENDER_FAILED = "email.render_failed"
     SUPPRESSED = "email.suppressed"
     FAILED = "email.failed"
+    # About the account, not one message: bounce or complaint rates near the pause level.
+    REPUTATION_WARNING = "email.reputation_warning"
 
 
 class SuppressionReason(StrEnum):
@@ -199,7 +201,7 @@ class Notification(BaseModel):
     type: NotificationType
     occurred_at: datetime
     message_id: str | None
-    recipient: str
+    recipient: str | None = None  # None only on email.reputation_warning
     template: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     status: Status | None = None
@@ -208,3 +210,5 @@ class Notification(BaseModel):
     ses_feedback_id: str | None = None
     # Only on email.suppressed: the entry Mailroom's suppression list now holds.
     suppression: Suppression | None = None
+    # Only on email.reputation_warning: the figures and thresholds.
+    reputation: dict[str, Any] | None = None

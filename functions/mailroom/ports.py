@@ -136,6 +136,18 @@ class SendingSwitch(Protocol):
 
     def set(self, state: SendingState) -> None: ...
 
+    def pause(self, state: SendingState) -> bool:
+        """Set `state` (a pause) only if sending is not paused already, atomically: True if
+        this call paused it, False if it was paused (its reason and time stand)."""
+        ...
+
+
+class GuardLevels(Protocol):
+    def move(self, level: str, at: datetime) -> bool:
+        """Record the reputation guard's level, atomically: True only for the call that
+        changed it, so concurrent handlers act on a change once."""
+        ...
+
 
 class Mailer(Protocol):
     def send(self, request: SendRequest) -> str:

@@ -50,13 +50,26 @@ class _Settings(BaseSettings):
         return env
 
 
+class _ReputationSettings(_Settings):
+    """The reputation guard's thresholds (DESIGN §2), read by the events function that acts
+    on them and by the api function that reports them. Rates are fractions: 0.04 is 4%."""
+
+    reputation_window_hours: int = 24
+    reputation_warn_bounce_rate: float = 0.02
+    reputation_warn_complaint_rate: float = 0.0005
+    reputation_warn_min_sends: int = 100
+    reputation_pause_bounce_rate: float = 0.04
+    reputation_pause_complaint_rate: float = 0.0008
+    reputation_pause_min_sends: int = 500
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-class ApiSettings(_Settings):
+class ApiSettings(_ReputationSettings):
     idempotency_table: str
     control_table: str
     counters_table: str
@@ -96,8 +109,11 @@ class SenderSettings(_Settings):
     lease_seconds: int = 90
 
 
-class EventsSettings(_Settings):
+class EventsSettings(_ReputationSettings):
     notifications_topic_arn: str
+    control_table: str
+    # The guard reads the counters at most this often per container.
+    reputation_check_seconds: int = 60
     counters_table: str
     soft_bounce_threshold: int = 3
     soft_bounce_window_days: int = 7

@@ -277,7 +277,11 @@ EVENTS = Function(
         Access(SUPPRESSIONS, ("GetItem", "UpdateItem"),
                "Suppress and count soft bounces: conditional updates on the address's item."),
         Access(NOTIFICATIONS_TOPIC, ("Publish",), "One notification per outcome."),
-        Access(COUNTERS, ("UpdateItem",), "Count each new outcome with atomic adds."),
+        Access(COUNTERS, ("UpdateItem", "BatchGetItem"),
+               "Count each new outcome with atomic adds; the guard reads the window's totals."),
+        Access(CONTROL, ("GetItem", "PutItem", "UpdateItem"),
+               "The reputation guard reads the switch, pauses it (a conditional put) and "
+               "records its level (a conditional update)."),
     ),
 )
 FUNCTIONS = (API, SENDER, EVENTS)
@@ -321,6 +325,7 @@ class Routes:
     preview_template: Route = Route("POST", "/v1/templates/<name>/preview", "previewTemplate")
     get_sending: Route = Route("GET", "/v1/sending", "getSending")
     put_sending: Route = Route("PUT", "/v1/sending", "putSending")
+    get_reputation: Route = Route("GET", "/v1/reputation", "getReputation")
     health: Route = Route("GET", "/v1/health", "getHealth", public=True)
     openapi: Route = Route("GET", "/v1/openapi.json", "getOpenApi", public=True)
 

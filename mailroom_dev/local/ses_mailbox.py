@@ -1,6 +1,11 @@
 """What the SES mailbox simulator does with each recipient (DESIGN §3): which events SES
 publishes for it. Any other address is treated as a successful delivery, so local mail to
-real-looking addresses never leaves the laptop and still goes through the whole pipeline."""
+real-looking addresses never leaves the laptop and still goes through the whole pipeline.
+
+Besides SES's own simulator addresses (which never count toward reputation), the reserved
+test domain `test.mailroom.example` has mailboxes that bounce and complain like real
+recipients and count like real mail, so the reputation guard can be tried with the API alone:
+`bounce@`, `complaint@`, and anything else delivered (`+labels` allowed)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
+# RFC 2606 reserves .example: no real mailbox can ever be at it.
+TEST_DOMAIN = "test.mailroom.example"
 
 SUPPRESSION_LIST_DIAGNOSTIC = (
     "Amazon SES did not send the message to this address because it is on the suppression "
@@ -66,7 +73,7 @@ def bare_address(address: str) -> str:
 
 def outcome_for(address: str) -> Outcome:
     local_part, _, domain = bare_address(address).lower().rpartition("@")
-    if domain != SIMULATOR_DOMAIN:
+    if domain not in (SIMULATOR_DOMAIN, TEST_DOMAIN):
         return DELIVERED
     # The simulator accepts labels: bounce+signup-test@simulator.amazonses.com bounces too.
     mailbox = local_part.split("+", 1)[0]

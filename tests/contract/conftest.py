@@ -19,6 +19,7 @@ from moto import mock_aws
 from mailroom.adapters.dynamodb import (
     DynamoCounters,
     DynamoMessageStore,
+    DynamoGuardLevels,
     DynamoSendingSwitch,
     DynamoSuppressionStore,
 )
@@ -41,6 +42,7 @@ from tests.fakes import (
     FakeMailer,
     FakeMessageStore,
     FakePublisher,
+    FakeGuardLevels,
     FakeSendingSwitch,
     FakeSendQueue,
     FakeSuppressionStore,
@@ -107,6 +109,13 @@ def sending_switch(request: pytest.FixtureRequest) -> Any:
     if request.param == "fake":
         return FakeSendingSwitch()
     return DynamoSendingSwitch(request.getfixturevalue("resources").control_table)
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def guard_levels(request: pytest.FixtureRequest) -> Any:
+    if request.param == "fake":
+        return FakeGuardLevels()
+    return DynamoGuardLevels(request.getfixturevalue("resources").control_table)
 
 
 @pytest.fixture(params=["fake", "dynamodb"])

@@ -31,3 +31,28 @@ def test_resuming_replaces_the_pause(sending_switch):
     sending_switch.set(resumed)
 
     assert sending_switch.state() == resumed
+
+
+def test_a_pause_takes_only_when_sending_runs(sending_switch):
+    first = SendingState(paused=True, reason="bounce rate 4.2%", since=NOW,
+                         source="reputation_guard")
+    second = SendingState(paused=True, reason="again", since=NOW, source="reputation_guard")
+
+    assert sending_switch.pause(first) is True
+    assert sending_switch.pause(second) is False
+    assert sending_switch.state().reason == "bounce rate 4.2%"  # the first pause stands
+
+
+def test_after_a_resume_a_pause_takes_again(sending_switch):
+    sending_switch.set(SendingState(paused=True, reason="x", since=NOW, source="api"))
+    sending_switch.set(SendingState(paused=False, since=NOW, source="api"))
+
+    assert sending_switch.pause(SendingState(paused=True, reason="y", since=NOW,
+                                             source="reputation_guard")) is True
+
+
+def test_the_guards_level_changes_once_per_change(guard_levels):
+    assert guard_levels.move("warning", NOW) is True
+    assert guard_levels.move("warning", NOW) is False  # a concurrent handler: nothing to do
+    assert guard_levels.move("ok", NOW) is True
+    assert guard_levels.move("warning", NOW) is True

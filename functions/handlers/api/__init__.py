@@ -28,7 +28,7 @@ from mailroom.errors import (
 )
 from mailroom.shape import MAX_REQUEST_BODY_BYTES, ROUTES
 
-from . import emails, meta, problems, sending, suppressions, templates
+from . import emails, meta, problems, reputation, sending, suppressions, templates
 from .dependencies import Dependencies, dependencies, logger, metrics, tracer
 
 __all__ = ["Dependencies", "app", "dependencies", "handler", "metrics"]
@@ -43,7 +43,7 @@ app.configure_openapi(
     security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
     security=[{"apiKey": []}],
 )
-for module in (emails, suppressions, templates, sending, meta):
+for module in (emails, suppressions, templates, sending, reputation, meta):
     app.include_router(module.router)
 # Methods that carry a body worth reading; a body on anything else is ignored, as routed.
 BODY_METHODS = ("POST", "PUT")

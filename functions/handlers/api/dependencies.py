@@ -13,7 +13,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from mailroom import shape
 from mailroom.accept import Acceptor, EmailRequest
-from mailroom.ports import MessageStore, SendingSwitch, SuppressionStore
+from mailroom.ports import Counters, MessageStore, SendingSwitch, SuppressionStore
+from mailroom.reputation import ReputationPolicy
 from mailroom.settings import ApiSettings, api_settings
 
 logger = Logger(service=shape.API.service)
@@ -30,12 +31,15 @@ class Dependencies:
     messages: MessageStore
     suppressions: SuppressionStore
     switch: SendingSwitch
+    counters: Counters
+    reputation: ReputationPolicy
     # `acceptor.accept` behind Powertools idempotency (see idempotent_accept).
     idempotent_accept: Any
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Dependencies:
         from mailroom.adapters.dynamodb import (
+            DynamoCounters,
             DynamoMessageStore,
             DynamoSendingSwitch,
             DynamoSuppressionStore,
@@ -57,7 +61,8 @@ class Dependencies:
             switch=switch,
         )
         return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
-                   switch=switch,
+                   switch=switch, counters=DynamoCounters(settings.counters_table),
+                   reputation=ReputationPolicy.from_settings(settings),
                    idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor))
 
 

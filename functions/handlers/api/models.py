@@ -210,6 +210,28 @@ class SendingView(BaseModel):
         return cls.model_validate({"paused": state.paused, **state.to_api()})
 
 
+class ThresholdsView(BaseModel):
+    bounce_rate: float
+    complaint_rate: float
+    min_sends: int
+
+
+class ReputationView(BaseModel):
+    """Bounce and complaint rates of real mail over the window, as SES counts them
+    (hard bounces ÷ sends, complaints ÷ sends), and the level they reach."""
+
+    window_hours: int
+    since: datetime = Field(description="The first hour counted (after a resume: the hour "
+                                        "after it).")
+    sends: int
+    bounces: int
+    complaints: int
+    bounce_rate: float
+    complaint_rate: float
+    state: Literal["ok", "warning", "paused"]
+    thresholds: dict[Literal["warn", "pause"], ThresholdsView]
+
+
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
     sending: Literal["enabled", "paused"]

@@ -4,12 +4,13 @@ hourly outcome counters."""
 from .counters import DynamoCounters
 from .messages import SES_MESSAGE_ID_INDEX, DynamoMessageStore
 from .suppressions import REASON_INDEX, DynamoSuppressionStore
-from .switch import DynamoSendingSwitch
+from .switch import DynamoGuardLevels, DynamoSendingSwitch
 
 __all__ = [
     "REASON_INDEX",
     "SES_MESSAGE_ID_INDEX",
     "DynamoCounters",
+    "DynamoGuardLevels",
     "DynamoMessageStore",
     "DynamoSendingSwitch",
     "DynamoSuppressionStore",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from ...models import SendingState
 from .codec import from_item, to_item
+from .conditions import is_conditional_failure
 
 
 class DynamoSendingSwitch:
@@ -37,6 +40,47 @@ class DynamoSendingSwitch:
         return state
 
     def set(self, state: SendingState) -> None:
-        item = {"name": "sending", **state.model_dump(mode="json", exclude_none=True)}
-        self.client.put_item(TableName=self.table_name, Item=to_item(item))
+        self.client.put_item(TableName=self.table_name, Item=self._item(state))
         self._cached = (self._clock(), state)
+
+    def pause(self, state: SendingState) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=self._item(state),
+                ConditionExpression="attribute_not_exists(paused) OR paused = :running",
+                ExpressionAttributeValues={":running": {"BOOL": False}})
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            self._cached = None  # someone else paused: read their state next time
+            return False
+        self._cached = (self._clock(), state)
+        return True
+
+    @staticmethod
+    def _item(state: SendingState) -> dict[str, Any]:
+        return to_item({"name": "sending", **state.model_dump(mode="json", exclude_none=True)})
+
+
+class DynamoGuardLevels:
+    """The reputation guard's last level: one item in the control table."""
+
+    KEY = {"name": {"S": "reputation"}}
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self.table_name = table_name
+        self.client = client or boto3.client("dynamodb")
+
+    def move(self, level: str, at: datetime) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key=self.KEY,
+                UpdateExpression="SET #level = :level, since = :at",
+                ConditionExpression="attribute_not_exists(#level) OR #level <> :level",
+                ExpressionAttributeNames={"#level": "level"},
+                ExpressionAttributeValues={":level": {"S": level}, ":at": {"S": at.isoformat()}})
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True

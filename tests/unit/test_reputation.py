@@ -1,0 +1,111 @@
+"""The reputation guard's arithmetic and its actions (mailroom.reputation), on fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailroom.counting import CountedEvent, Outcome, Traffic
+from mailroom.models import NotificationType, SendingState
+from mailroom.reputation import Guard, Level, ReputationPolicy, Thresholds
+from tests.fakes import FakeCounters, FakeGuardLevels, FakePublisher, FakeSendingSwitch
+
+NOW = datetime(2026, 12, 1, 12, 30, tzinfo=UTC)
+POLICY = ReputationPolicy(window=timedelta(hours=24),
+                          warn=Thresholds(0.02, 0.0005, 100),
+                          pause=Thresholds(0.04, 0.0008, 500))
+
+
+def count(counters: FakeCounters, outcome: Outcome, n: int, *, hours_ago: int = 0,
+          traffic: Traffic = Traffic.REAL) -> None:
+    hour = (NOW - timedelta(hours=hours_ago)).replace(minute=0, second=0, microsecond=0)
+    for _ in range(n):
+        counters.add(CountedEvent(hour, traffic, outcome, None, "example.com"))
+
+
+@pytest.fixture
+def guard() -> Guard:
+    return Guard(counters=FakeCounters(), switch=FakeSendingSwitch(), levels=FakeGuardLevels(),
+                 publisher=FakePublisher(), policy=POLICY, clock=lambda: NOW)
+
+
+def test_below_the_minimum_volume_no_rate_counts(guard):
+    count(guard.counters, Outcome.SEND, 99)
+    count(guard.counters, Outcome.HARD_BOUNCE, 50)
+
+    assert guard.check().level is Level.OK
+
+
+def test_a_warning_is_told_once(guard):
+    count(guard.counters, Outcome.SEND, 200)
+    count(guard.counters, Outcome.HARD_BOUNCE, 5)  # 2.5%
+
+    first, second = guard.check(), guard.check()
+
+    assert first.level is second.level is Level.WARNING
+    [warning] = guard.publisher.published
+    assert warning.type is NotificationType.REPUTATION_WARNING
+    assert warning.reputation["sends"] == 200 and warning.reputation["bounces"] == 5
+    assert guard.switch.state().paused is False
+
+
+def test_over_the_pause_level_sending_pauses_with_the_figures(guard):
+    count(guard.counters, Outcome.SEND, 500)
+    count(guard.counters, Outcome.HARD_BOUNCE, 20)  # 4.0%
+
+    assert guard.check().level is Level.PAUSED
+
+    state = guard.switch.state()
+    assert (state.paused, state.source) == (True, "reputation_guard")
+    assert "4.00%" in state.reason and "20 of 500" in state.reason
+
+
+def test_complaints_alone_can_pause(guard):
+    count(guard.counters, Outcome.SEND, 10_000)
+    count(guard.counters, Outcome.COMPLAINT, 8)  # 0.08%
+
+    assert guard.check().level is Level.PAUSED
+
+
+def test_simulator_and_canary_mail_never_count(guard):
+    count(guard.counters, Outcome.SEND, 1000, traffic=Traffic.SIMULATOR)
+    count(guard.counters, Outcome.HARD_BOUNCE, 1000, traffic=Traffic.SIMULATOR)
+    count(guard.counters, Outcome.SEND, 1000, traffic=Traffic.CANARY)
+    count(guard.counters, Outcome.HARD_BOUNCE, 1000, traffic=Traffic.CANARY)
+
+    reputation = guard.check()
+
+    assert (reputation.sends, reputation.level) == (0, Level.OK)
+
+
+def test_outcomes_older_than_the_window_are_forgotten(guard):
+    count(guard.counters, Outcome.SEND, 500, hours_ago=24)
+    count(guard.counters, Outcome.HARD_BOUNCE, 100, hours_ago=24)
+
+    assert guard.check().sends == 0
+
+
+def test_an_existing_pause_keeps_its_reason(guard):
+    guard.switch.set(SendingState(paused=True, reason="DNS change", since=NOW, source="api"))
+    count(guard.counters, Outcome.SEND, 500)
+    count(guard.counters, Outcome.HARD_BOUNCE, 50)
+
+    guard.check()
+
+    assert guard.switch.state().reason == "DNS change"
+
+
+def test_after_a_resume_only_later_outcomes_can_pause_again(guard):
+    count(guard.counters, Outcome.SEND, 500, hours_ago=2)
+    count(guard.counters, Outcome.HARD_BOUNCE, 50, hours_ago=2)
+    guard.check()
+    resumed = NOW - timedelta(hours=1)
+    guard.switch.set(SendingState(paused=False, since=resumed, source="api"))
+
+    assert guard.check().level is Level.OK  # the figures as they stood are accepted
+    assert guard.switch.state().paused is False
+
+    count(guard.counters, Outcome.SEND, 500)
+    count(guard.counters, Outcome.HARD_BOUNCE, 30)
+    assert guard.check().level is Level.PAUSED
