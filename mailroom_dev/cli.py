@@ -451,6 +451,28 @@ def _print_sending(state: dict[str, Any], as_json: bool) -> None:
         console.print("Sending is [bold green]enabled[/].")
 
 
+@app.command("reputation")
+def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Bounce and complaint rates over the guard's window, against its thresholds."""
+    figures = _settings(ctx).api().call("GET", "/v1/reputation")
+    if as_json:
+        return _print_json(figures)
+    style = {"ok": "green", "warning": "yellow", "paused": "red"}[figures["state"]]
+    table = Table("", "rate", "count", "warn at", "pause at",
+                  title=f"Reputation over {figures['window_hours']} h (since "
+                        f"{figures['since']}): [{style}]{figures['state']}[/]")
+    warn, pause = figures["thresholds"]["warn"], figures["thresholds"]["pause"]
+    table.add_row("bounces", f"{figures['bounce_rate']:.2%}", str(figures["bounces"]),
+                  f"{warn['bounce_rate']:.2%}", f"{pause['bounce_rate']:.2%}")
+    table.add_row("complaints", f"{figures['complaint_rate']:.3%}", str(figures["complaints"]),
+                  f"{warn['complaint_rate']:.3%}", f"{pause['complaint_rate']:.3%}")
+    console.print(table)
+    console.print(f"{figures['sends']} sends of real mail (the guard acts from "
+                  f"{warn['min_sends']} to warn, {pause['min_sends']} to pause; mail to the SES "
+                  "simulator and the canary does not count).")
+    return None
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from .errors import (
     SendingPaused,
 )
 from .models import (
+    CANARY_TAG,
     MESSAGE_ID_TAG,
     Failure,
     Message,
@@ -223,7 +224,7 @@ def _validated_tags(tags: dict[str, str]) -> dict[str, str]:
                     "digits, '_' and '-', 1 to 256 characters.",
                     details={"field": f"tags.{name}"},
                 )
-        if name == MESSAGE_ID_TAG or name.lower().startswith("ses:"):
+        if name in (MESSAGE_ID_TAG, CANARY_TAG) or name.lower().startswith("ses:"):
             raise RequestValidationError(f"Tag name {name!r} is reserved.",
                                          details={"field": f"tags.{name}"})
     return dict(tags)

@@ -284,8 +284,8 @@ LOCAL_DEFAULTS: dict[str, object] = {
     "default_from": names.DEFAULT_FROM,
     "allowed_senders": names.ALLOWED_SENDERS,
     "retry_base_seconds": names.LOCAL_RETRY_BASE_SECONDS,
-    # Check the reputation within a second or two of the outcomes, so trying it is quick.
-    "reputation_check_seconds": 1,
+    # Check the reputation after every batch of outcomes, so trying it is immediate.
+    "reputation_check_seconds": 0,
 }
 
 

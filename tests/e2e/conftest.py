@@ -33,13 +33,15 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield from running_stack(tmp_path_factory.mktemp("mailroom-local"))
 
 
-def running_stack(state_dir: Path) -> Iterator[dict[str, Any]]:
-    """Start a local stack of its own in `state_dir`; yields its config until stopped."""
+def running_stack(state_dir: Path, **settings: str) -> Iterator[dict[str, Any]]:
+    """Start a local stack of its own in `state_dir`, with `settings` as MAILROOM_<NAME>
+    environment variables; yields its config until stopped."""
     log_path = state_dir / "stack.log"
     env = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("AWS_", "MAILROOM_"))
     }
+    env.update({f"MAILROOM_{name.upper()}": value for name, value in settings.items()})
     # As pytest's `pythonpath` setting does for this process.
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT / "functions"), str(REPO_ROOT), env.get("PYTHONPATH", "")]

@@ -109,7 +109,8 @@ def test_a_sender_on_an_allowed_domain_or_address_is_used(acceptor, sender):
 
 
 @pytest.mark.parametrize("tags", [{"campaign": "spring sale"}, {"ses:x": "y"},
-                                  {"mailroom_id": "x"}, {"a": "line\r\nbreak"}])
+                                  {"mailroom_id": "x"}, {"mailroom_canary": "1"},
+                                  {"a": "line\r\nbreak"}])
 def test_tags_that_break_ses_rules_or_are_reserved_are_refused(acceptor, tags):
     with pytest.raises(RequestValidationError):
         acceptor.accept(request(tags=tags))

@@ -453,6 +453,34 @@ def test_sending_status_json_prints_the_state_as_is(api):
     assert json.loads(result.output) == PAUSED
 
 
+# --- reputation --------------------------------------------------------------------------
+
+REPUTATION = {"window_hours": 24, "since": "2026-11-30T13:00:00+00:00", "sends": 500,
+              "bounces": 21, "complaints": 0, "bounce_rate": 0.042, "complaint_rate": 0.0,
+              "state": "paused",
+              "thresholds": {"warn": {"bounce_rate": 0.02, "complaint_rate": 0.0005,
+                                      "min_sends": 100},
+                             "pause": {"bounce_rate": 0.04, "complaint_rate": 0.0008,
+                                       "min_sends": 500}}}
+
+
+def test_reputation_shows_the_rates_against_the_thresholds(api):
+    api.answer("GET", "/v1/reputation", REPUTATION)
+
+    result = run("reputation")
+
+    assert result.exit_code == 0, result.output
+    assert "paused" in result.output
+    assert "4.20%" in result.output and "21" in result.output and "4.00%" in result.output
+    assert "500 sends" in result.output
+
+
+def test_reputation_json_prints_the_figures_as_is(api):
+    api.answer("GET", "/v1/reputation", REPUTATION)
+
+    assert json.loads(run("reputation", "--json").output) == REPUTATION
+
+
 # --- templates ----------------------------------------------------------------------------
 
 
