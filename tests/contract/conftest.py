@@ -18,8 +18,8 @@ from moto import mock_aws
 
 from mailroom.adapters.dynamodb import (
     DynamoCounters,
-    DynamoMessageStore,
     DynamoGuardLevels,
+    DynamoMessageStore,
     DynamoSendingSwitch,
     DynamoSuppressionStore,
 )
@@ -39,10 +39,10 @@ from tests.contract.probes import (
 )
 from tests.fakes import (
     FakeCounters,
+    FakeGuardLevels,
     FakeMailer,
     FakeMessageStore,
     FakePublisher,
-    FakeGuardLevels,
     FakeSendingSwitch,
     FakeSendQueue,
     FakeSuppressionStore,
