@@ -120,6 +120,8 @@ class Sender:
             self.messages.release(request.id)
             if error.quota and self.queue:
                 return self._defer(request, QUOTA_RECHECK_SECONDS)
+            if error.paused and self.queue:
+                return self._defer(request, PAUSED_RECHECK_SECONDS)
             raise
         except PermanentSendError as error:
             self._finish(request, error.status, error.failure)

@@ -14,15 +14,18 @@ class TransientSendError(SendError):
 
     throttled: SES refused for rate — slow down and retry here.
     quota: the 24-hour sending quota is used up — wait, without spending attempts.
+    paused: SES has sending paused (account or configuration set) — wait for a resume,
+        without spending attempts: a pause is a deferral, never a failure.
     ambiguous: the request may have reached SES (a read timeout, a dropped connection), so
         the message may be sent already; keep it claimed until SES's Send event can say so.
     """
 
     def __init__(self, message: str, *, throttled: bool = False, quota: bool = False,
-                 ambiguous: bool = False) -> None:
+                 paused: bool = False, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.throttled = throttled
         self.quota = quota
+        self.paused = paused
         self.ambiguous = ambiguous
 
 
@@ -43,6 +46,7 @@ class PermanentSendError(SendError):
 # SES v2 SendEmail error codes (service model) that a later attempt can get past.
 THROTTLING_CODES = {"TooManyRequestsException", "ThrottlingException", "Throttling"}
 QUOTA_CODES = {"LimitExceededException"}  # the 24-hour quota: wait for the window to move
+PAUSED_CODES = {"SendingPausedException"}  # the account or configuration set is paused
 SERVER_CODES = {"InternalFailure", "InternalServerError", "ServiceUnavailable",
                 "ServiceUnavailableException"}
 
@@ -62,10 +66,6 @@ PERMANENT_FAILURES: dict[str, tuple[Status, str, str]] = {
     "AccountSuspendedException": (
         Status.FAILED, "account_suspended",
         "SES has suspended sending for this account. Contact AWS Support.",
-    ),
-    "SendingPausedException": (
-        Status.FAILED, "sending_paused",
-        "Sending is paused for the account or configuration set. Resume it in SES.",
     ),
     "BadRequestException": (
         Status.FAILED, "bad_request",

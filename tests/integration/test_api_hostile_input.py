@@ -211,3 +211,24 @@ def test_an_empty_key_in_a_cursor_is_not_a_cursor_of_ours(call):
     status, answer, _ = call(api_event("GET", "/v1/suppressions", query={"cursor": cursor}))
 
     assert (status, answer["error"]["details"]) == (422, {"field": "cursor"})
+
+
+def test_pausing_a_paused_system_keeps_the_first_reason(call):
+    call(api_event("PUT", "/v1/sending", {"paused": True, "reason": "bounce storm"}))
+
+    status, body, _ = call(api_event("PUT", "/v1/sending", {"paused": True, "reason": "again"}))
+
+    assert (status, body["reason"]) == (200, "bounce storm")
+    call(api_event("PUT", "/v1/sending", {"paused": False}))
+
+
+def test_a_queued_message_says_it_waits_while_sending_is_paused(call):
+    accepted = call(api_event("POST", "/v1/emails", WELCOME))[1]
+    call(api_event("PUT", "/v1/sending", {"paused": True, "reason": "DNS change"}))
+
+    message = call(api_event("GET", f"/v1/emails/{accepted['id']}"))[1]
+
+    assert message["waiting"]["reason"] == "paused"
+    assert message["waiting"]["since"]
+    call(api_event("PUT", "/v1/sending", {"paused": False}))
+    assert call(api_event("GET", f"/v1/emails/{accepted['id']}"))[1]["waiting"] is None

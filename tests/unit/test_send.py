@@ -227,6 +227,21 @@ def test_a_used_up_daily_quota_defers_the_message_without_spending_an_attempt(se
     assert request.id not in sender.messages.leases  # the copy can be claimed later
 
 
+def test_sending_paused_in_ses_defers_the_message_without_using_its_attempts(sender):
+    from mailroom.send import PAUSED_RECHECK_SECONDS
+    from tests.fakes import FakeSendQueue
+
+    sender = replace(sender, queue=FakeSendQueue())
+    request = queued(sender)
+    sender.mailer.failures[request.to] = TransientSendError("SendingPausedException",
+                                                            paused=True)
+
+    assert sender.send(request) is SendResult.DEFERRED
+
+    assert sender.queue.delays == [PAUSED_RECHECK_SECONDS]
+    assert sender.messages.get(request.id).status is Status.QUEUED
+
+
 def test_a_send_slot_past_the_invocations_end_is_not_waited_for(sender):
     sender = replace(sender, pacer=SendPacer(0.5, sleep=lambda seconds: None))  # every 2 s
     first, second = queued(sender, "a@example.com"), queued(sender, "b@example.com")

@@ -63,7 +63,6 @@ def test_throttling_quota_and_server_errors_are_transient(stubbed, code, http, t
     ("MessageRejected", Status.REJECTED, "rejected"),
     ("MailFromDomainNotVerifiedException", Status.FAILED, "sender_not_verified"),
     ("NotFoundException", Status.RENDER_FAILED, "template_not_found"),
-    ("SendingPausedException", Status.FAILED, "sending_paused"),
     ("AccountSuspendedException", Status.FAILED, "account_suspended"),
     ("SomethingNew", Status.FAILED, "send_failed"),
 ])
@@ -76,6 +75,18 @@ def test_errors_retrying_cannot_fix_are_permanent_with_a_reason(stubbed, code, s
         mailer.send(REQUEST)
     assert (caught.value.status, caught.value.failure.reason) == (status, reason)
     assert "details from SES" in caught.value.failure.diagnostic
+
+
+def test_sending_paused_in_ses_is_a_wait_not_a_failure(stubbed):
+    mailer, stubber = stubbed
+    stubber.add_client_error("send_email", service_error_code="SendingPausedException",
+                             service_message="Sending paused for this configuration set",
+                             http_status_code=400)
+
+    with pytest.raises(TransientSendError) as caught:
+        mailer.send(REQUEST)
+    assert (caught.value.paused, caught.value.quota, caught.value.throttled) == (
+        True, False, False)
 
 
 def test_the_account_send_rate_comes_from_get_account(stubbed):

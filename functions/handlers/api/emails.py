@@ -17,6 +17,7 @@ from mailroom.errors import (
     NotFound,
     RequestValidationError,
 )
+from mailroom.models import Status
 from mailroom.shape import MAX_BATCH_ITEMS, ROUTES
 
 from . import problems
@@ -30,6 +31,7 @@ from .models import (
     BatchRequest,
     EmailView,
     ErrorDetail,
+    Waiting,
     responses,
 )
 from .routing import route
@@ -108,7 +110,12 @@ def get_email(message_id: str) -> EmailView:
     message = current(router).messages.get(message_id) if known else None
     if message is None:
         raise NotFound(f"No message with id {message_id}.", details={"id": message_id})
-    return EmailView.of(message)
+    view = EmailView.of(message)
+    if message.status is Status.QUEUED:
+        state = current(router).switch.state()
+        if state.paused:  # it waits in the send queue until a resume
+            view.waiting = Waiting(reason="paused", since=state.since)
+    return view
 
 
 def accept(request: EmailRequest, header_key: str | None) -> Accepted:

@@ -28,7 +28,15 @@ def get_sending() -> SendingView:
 @route(router, ROUTES.put_sending, tag=TAG, summary="Pause or resume sending",
        responses=responses(200, SendingView, "The sending switch as set", 422))
 def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
+    """A pause of a paused system keeps the first pause's reason and time (answered as it
+    stands); a resume always takes."""
+    switch = current(router).switch
     state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api")
-    current(router).switch.set(state)
-    logger.warning("sending switched", paused=body.paused, reason=body.reason)
+    if body.paused:
+        if not switch.pause(state):
+            logger.info("already paused: the first pause stands", reason=body.reason)
+            return SendingView.of(switch.state())
+    else:
+        switch.set(state)
+    logger.info("sending paused" if body.paused else "sending resumed", reason=body.reason)
     return SendingView.of(state)

@@ -18,6 +18,7 @@ from botocore.exceptions import (
 
 from ..models import MESSAGE_ID_TAG, Failure, SendRequest
 from ..sending import (
+    PAUSED_CODES,
     PERMANENT_FAILURES,
     QUOTA_CODES,
     SERVER_CODES,
@@ -78,6 +79,8 @@ def classify(error: ClientError) -> Exception:
         return TransientSendError(f"{code}: {message}", throttled=True)
     if code in QUOTA_CODES:
         return TransientSendError(f"{code}: {message}", quota=True)
+    if code in PAUSED_CODES:
+        return TransientSendError(f"{code}: {message}", paused=True)
     if code in SERVER_CODES:
         return TransientSendError(f"{code}: {message}")
     if code in PERMANENT_FAILURES:
