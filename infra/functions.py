@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -145,6 +147,14 @@ class FunctionFactory(Construct):
                 "LOG_LEVEL": shape.LOG_LEVEL,
             },
         )
+        if spec.schedule is not None:
+            events.Rule(
+                scope, f"{title}Schedule",
+                description=spec.schedule.why,
+                schedule=events.Schedule.rate(Duration.minutes(spec.schedule.every_minutes)),
+                targets=[targets.LambdaFunction(
+                    function, event=events.RuleTargetInput.from_object(spec.schedule.event))],
+            )
         if spec.event_source is not None:
             source = spec.event_source
             queue = self.bound(source.queue).queue

@@ -91,6 +91,9 @@ def handler(event: dict[str, Any], context: LambdaContext,
             deps: Dependencies | None = None) -> Mapping[str, Any] | None:
     """Lambda's entry point; tests pass `deps` built with fakes."""
     deps = deps or dependencies()
+    if event.get(shape.SCHEDULED_TASK_KEY) == "reputation_check":
+        _guard_reputation(deps, scheduled=True)
+        return None
     if _is_sns_invocation(event):
         _handle_sns(event, deps)
         _guard_reputation(deps)
@@ -103,13 +106,14 @@ def handler(event: dict[str, Any], context: LambdaContext,
     return response
 
 
-def _guard_reputation(deps: Dependencies) -> None:
-    """After the batch's outcomes are counted. A failure here leaves the records applied
-    (they must not be retried for it): it is logged, and the next invocation checks again."""
+def _guard_reputation(deps: Dependencies, scheduled: bool = False) -> None:
+    """After the batch's outcomes are counted, and on the schedule (a quiet hour still
+    confirms or clears a level). A failure here leaves the records applied (they must not be
+    retried for it): it is logged, and the next invocation checks again."""
     if deps.guard is None:
         return
     try:
-        reputation = deps.guard.check_if_due()
+        reputation = deps.guard.check() if scheduled else deps.guard.check_if_due()
     except Exception:
         logger.exception("The reputation guard could not check the rates; next batch retries")
         return

@@ -207,6 +207,23 @@ class EventSource:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """An invocation on a timer (EventBridge in the stack, a thread locally) with a fixed
+    event the handler recognises."""
+
+    every_minutes: int
+    task: str  # the event is {"mailroom_task": task}
+    why: str
+
+    @property
+    def event(self) -> dict[str, str]:
+        return {SCHEDULED_TASK_KEY: self.task}
+
+
+SCHEDULED_TASK_KEY = "mailroom_task"
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     handler: str
@@ -216,6 +233,7 @@ class Function:
     access: tuple[Access, ...]
     memory_mb: int = MEMORY_MB
     event_source: EventSource | None = None
+    schedule: Schedule | None = None
 
     @property
     def service(self) -> str:
@@ -270,6 +288,8 @@ EVENTS = Function(
     "events", "handlers.events.handler", EventsSettings, EVENTS_TIMEOUT_SECONDS,
     "Applies SES events: message timeline, suppressions, notifications",
     event_source=EventSource(EVENTS_QUEUE),
+    schedule=Schedule(10, "reputation_check",
+                      "A quiet hour still confirms or clears the reputation guard's level."),
     access=(
         Access(MESSAGES, ("GetItem", "UpdateItem", "Query"),
                "Find a message by SES message id, append to its timeline, move its status.",

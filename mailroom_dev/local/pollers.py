@@ -162,3 +162,39 @@ class SqsPoller:
                     for index, message in enumerate(done)
                 ],
             )
+
+
+class ScheduledInvoker:
+    """Stands in for an EventBridge schedule: invokes a function with its fixed event every
+    `every_seconds`, until stopped."""
+
+    def __init__(self, function: LambdaFunction, event: dict[str, Any],
+                 every_seconds: float) -> None:
+        self.function = function
+        self.event = event
+        self.every_seconds = every_seconds
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"schedule-{self.function.name}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.every_seconds):
+            try:
+                self.function.invoke(dict(self.event))
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.exception("scheduled %s failed", self.function.name)

@@ -31,6 +31,8 @@ ALLOWED_SENDERS = "mailroom.example.com"
 LOCAL_FLEET_CONCURRENCY = 1
 # Retry within seconds, not minutes: locally one watches retries happen.
 LOCAL_RETRY_BASE_SECONDS = 1
+# Scheduled invocations every half minute, whatever the stack's rate: quick to watch.
+LOCAL_SCHEDULE_SECONDS = 30
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from . import resources as names
 from .apigateway import ApiGatewayEmulator
 from .httpserver import LOOPBACK
 from .lambda_runtime import LambdaFunction
-from .pollers import SqsPoller
+from .pollers import ScheduledInvoker, SqsPoller
 from .resources import Resources, create_resources
 from .ses_simulator import DEFAULT_EVENT_DELAY, DEFAULT_MAX_SEND_RATE, SesSimulator
 
@@ -88,7 +88,7 @@ class LocalStack:
         self._moto: Any = None
         self._simulator: SesSimulator | None = None
         self._gateway: ApiGatewayEmulator | None = None
-        self._pollers: list[SqsPoller] = []
+        self._pollers: list[SqsPoller | ScheduledInvoker] = []
         self._saved_env: dict[str, str | None] = {}
 
     def __enter__(self) -> LocalStack:
@@ -164,6 +164,10 @@ class LocalStack:
                       batch_size=spec.event_source.batch_size)
             for spec, function in functions.items() if spec.event_source
             for queue in [resources.queues[spec.event_source.queue.name]]
+        ]
+        self._pollers += [
+            ScheduledInvoker(function, spec.schedule.event, names.LOCAL_SCHEDULE_SECONDS)
+            for spec, function in functions.items() if spec.schedule
         ]
         for poller in self._pollers:
             poller.start()

@@ -163,3 +163,15 @@ def test_each_public_route_is_a_resource_without_the_key(synth, route):
 
     assert set(methods) == {route.method, "ANY"}  # ANY: the function answers 405
     assert all(method["ApiKeyRequired"] is False for method in methods.values())
+
+
+@pytest.mark.parametrize("spec", [f for f in shape.FUNCTIONS if f.schedule],
+                         ids=lambda f: f.name)
+def test_each_scheduled_function_runs_at_its_declared_rate_with_its_task(synth, spec):
+    function_id, _ = synth.function(spec.handler)
+    [rule] = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
+              if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+                     for t in r["Properties"]["Targets"])]
+
+    assert rule["ScheduleExpression"] == f"rate({spec.schedule.every_minutes} minutes)"
+    assert json.loads(rule["Targets"][0]["Input"]) == spec.schedule.event

@@ -109,3 +109,48 @@ def test_after_a_resume_only_later_outcomes_can_pause_again(guard):
     count(guard.counters, Outcome.SEND, 500)
     count(guard.counters, Outcome.HARD_BOUNCE, 30)
     assert guard.check().level is Level.PAUSED
+
+
+def test_the_schedule_checks_the_reputation_even_when_no_event_arrives(guard):
+    from handlers import events as events_handler
+    from mailroom.outcomes import SuppressionPolicy
+    from mailroom.shape import EVENTS
+    from tests.fakes import FakeMessageStore, FakeSuppressionStore
+    from tests.unit.test_events_handler import LambdaContext
+
+    count(guard.counters, Outcome.SEND, 500)
+    count(guard.counters, Outcome.HARD_BOUNCE, 25)
+    deps = events_handler.Dependencies(
+        messages=FakeMessageStore(), suppressions=FakeSuppressionStore(),
+        publisher=guard.publisher, policy=SuppressionPolicy(), counters=guard.counters,
+        guard=guard)
+
+    assert events_handler.handler(EVENTS.schedule.event, LambdaContext(), deps=deps) is None
+
+    assert guard.switch.state().source == "reputation_guard"
+
+
+def test_a_scheduled_invoker_invokes_on_its_interval_until_stopped():
+    import threading
+
+    from mailroom_dev.local.lambda_runtime import LambdaFunction
+    from mailroom_dev.local.pollers import ScheduledInvoker
+
+    received: list[dict] = []
+    twice = threading.Event()
+
+    def handler(event, context):
+        received.append(event)
+        if len(received) >= 2:
+            twice.set()
+
+    invoker = ScheduledInvoker(LambdaFunction.from_callable("fn", handler),
+                               {"mailroom_task": "reputation_check"}, every_seconds=0.05)
+    invoker.start()
+    assert twice.wait(5)
+    invoker.stop()
+    seen = len(received)
+
+    assert received[0] == {"mailroom_task": "reputation_check"}
+    threading.Event().wait(0.2)
+    assert len(received) == seen  # stopped means stopped
