@@ -9,6 +9,7 @@ a table is one edit here plus the code that uses it."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,9 +66,6 @@ class Table:
     def setting(self) -> str:
         """The settings field (and so the environment variable) that holds its name."""
         return f"{self.name}_table"
-
-    def index(self, name: str) -> Index:
-        return next(index for index in self.indexes if index.name == name)
 
 
 MESSAGES_BY_SES_ID = Index("by_ses_message_id", partition_key="ses_message_id")
@@ -327,8 +325,12 @@ class Route:
 
     def matches(self, path: str) -> bool:
         """Whether a request path is this route's (parameters match one path segment)."""
-        pattern = re.sub(r"<[^>]+>", "[^/]+", re.escape(self.path))
-        return re.fullmatch(pattern, path) is not None
+        return _path_pattern(self.path).fullmatch(path) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _path_pattern(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"<[^>]+>", "[^/]+", re.escape(path)))
 
 
 @dataclass(frozen=True)
