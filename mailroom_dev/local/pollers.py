@@ -78,8 +78,40 @@ def failed_message_ids(response: Any, batch_ids: list[str]) -> set[str]:
     return {identifier for identifier in identifiers if identifier}  # type: ignore[misc]
 
 
-class SqsPoller:
+class _Background:
+    """A daemon thread running `_run` until asked to stop; what the local triggers share."""
+
+    function: LambdaFunction
+    kind = "background"
+    join_seconds: float = 10
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"{self.kind}-{self.function.name}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Stop after the current wait; `stop` also waits for that."""
+        self._stopping.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.join_seconds)
+            self._thread = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SqsPoller(_Background):
     """One event source mapping: one queue, one function, one batch at a time."""
+
+    kind = "poller"
 
     def __init__(
         self,
@@ -98,24 +130,8 @@ class SqsPoller:
         self.region = region
         self.batch_size = batch_size
         self.wait_time_seconds = wait_time_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"poller-{self.function.name}", daemon=True
-        )
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        """Stop after the current long poll; `stop` also waits for that."""
-        self._stopping.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.wait_time_seconds + 10)
-            self._thread = None
+        self.join_seconds = wait_time_seconds + 10  # a long poll may be under way
+        super().__init__()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -164,31 +180,18 @@ class SqsPoller:
             )
 
 
-class ScheduledInvoker:
+class ScheduledInvoker(_Background):
     """Stands in for an EventBridge schedule: invokes a function with its fixed event every
     `every_seconds`, until stopped."""
+
+    kind = "schedule"
 
     def __init__(self, function: LambdaFunction, event: dict[str, Any],
                  every_seconds: float) -> None:
         self.function = function
         self.event = event
         self.every_seconds = every_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"schedule-{self.function.name}", daemon=True)
-        self._thread.start()
-
-    def request_stop(self) -> None:
-        self._stopping.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        super().__init__()
 
     def _run(self) -> None:
         while not self._stopping.wait(self.every_seconds):
