@@ -47,6 +47,7 @@ from tests.fakes import (
     FakeSendQueue,
     FakeSuppressionStore,
 )
+from tests.integration.conftest import aws_environment  # noqa: F401  (autouse fixture)
 
 REGION = "us-east-1"
 CONFIGURATION_SET = "mailroom-contract"
@@ -54,14 +55,6 @@ TEMPLATE_PREFIX = "Contract-"
 # One try per call, as the production SES client: the tests pin what SES is sent.
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
-
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SESV2", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 @pytest.fixture(autouse=True)
