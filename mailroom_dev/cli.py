@@ -432,14 +432,31 @@ def sending_pause(
     as_json: JsonFlag = False,
 ) -> None:
     """Stop sending: the API answers 503 and queued mail waits, never dropped."""
-    body = {"paused": True, "reason": reason}
+    body = {"paused": True, "reason": reason, "actor": actor()}
     _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", body), as_json)
 
 
 @sending_app.command("resume")
-def sending_resume(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+def sending_resume(
+    ctx: typer.Context,
+    reason: Annotated[str | None, typer.Option(help="Why, kept with who resumed.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Send again; mail that waited goes out within two minutes."""
-    _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", {"paused": False}), as_json)
+    body: dict[str, Any] = {"paused": False, "actor": actor()}
+    if reason:
+        body["reason"] = reason
+    _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", body), as_json)
+
+
+def actor() -> str:
+    """Who is at the keyboard, recorded with a pause or resume."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _print_sending(state: dict[str, Any], as_json: bool) -> None:

@@ -187,10 +187,13 @@ class SendingState(BaseModel):
     reason: str | None = None
     since: datetime | None = None
     source: str | None = None  # "api" (an operator) or the component that paused it
+    # Who, for a change made through the API: the actor the caller named and its API key.
+    by: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {"sending": "paused" if self.paused else "enabled", "reason": self.reason,
-                "since": self.since.isoformat() if self.since else None, "source": self.source}
+                "since": self.since.isoformat() if self.since else None, "source": self.source,
+                "by": self.by}
 
 
 class Notification(BaseModel):

@@ -232,3 +232,15 @@ def test_a_queued_message_says_it_waits_while_sending_is_paused(call):
     assert message["waiting"]["since"]
     call(api_event("PUT", "/v1/sending", {"paused": False}))
     assert call(api_event("GET", f"/v1/emails/{accepted['id']}"))[1]["waiting"] is None
+
+
+def test_a_resume_records_who_and_why(call):
+    event = api_event("PUT", "/v1/sending", {"paused": False, "reason": "bounces explained",
+                                             "actor": "ada"})
+    event["requestContext"]["identity"]["apiKeyId"] = "k3y1d"
+
+    status, body, _ = call(event)
+
+    assert (status, body["reason"], body["by"]) == (200, "bounces explained",
+                                                    "ada (API key k3y1d)")
+    assert call(api_event("GET", "/v1/sending"))[1]["by"] == "ada (API key k3y1d)"

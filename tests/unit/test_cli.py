@@ -424,7 +424,8 @@ def test_sending_pause_sends_the_reason(api):
     result = run("sending", "pause", "--reason", "bounce storm")
 
     assert result.exit_code == 0, result.output
-    assert api.calls == [("PUT", "/v1/sending", {"paused": True, "reason": "bounce storm"})]
+    assert api.calls == [("PUT", "/v1/sending", {"paused": True, "reason": "bounce storm",
+                                                 "actor": cli.actor()})]
     assert "paused" in result.output
 
 
@@ -433,7 +434,8 @@ def test_sending_pause_has_a_default_reason(api):
 
     run("sending", "pause")
 
-    assert api.calls[0][2] == {"paused": True, "reason": "operator pause"}
+    assert api.calls[0][2] == {"paused": True, "reason": "operator pause",
+                               "actor": cli.actor()}
 
 
 def test_sending_resume_unpauses(api):
@@ -441,7 +443,7 @@ def test_sending_resume_unpauses(api):
 
     result = run("sending", "resume")
 
-    assert api.calls == [("PUT", "/v1/sending", {"paused": False})]
+    assert api.calls == [("PUT", "/v1/sending", {"paused": False, "actor": cli.actor()})]
     assert "Sending is enabled." in result.output
 
 
@@ -658,3 +660,12 @@ def test_an_unreachable_local_stack_suggests_make_dev(monkeypatch):
 
     assert "Cannot reach the local stack (x)" in str(raised.value)
     assert "Is `make dev` still running?" in str(raised.value)
+
+
+def test_sending_resume_sends_why_and_who(api):
+    api.answer("PUT", "/v1/sending", ENABLED)
+
+    run("sending", "resume", "--reason", "bounces explained")
+
+    assert api.calls[0][2] == {"paused": False, "reason": "bounces explained",
+                               "actor": cli.actor()}

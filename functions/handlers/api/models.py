@@ -87,6 +87,9 @@ class SendingUpdate(BaseModel):
     # Strict: `"yes"` or `1` must not pause the whole system by accident.
     paused: StrictBool
     reason: str | None = Field(default=None, max_length=500)
+    actor: str | None = Field(default=None, max_length=200,
+                              description="Who asks (a person or a system), recorded with the "
+                                          "API key id.")
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -204,6 +207,7 @@ class SendingView(BaseModel):
     reason: str | None
     since: datetime | None
     source: str | None
+    by: str | None = None
 
     @classmethod
     def of(cls, state: SendingState) -> SendingView:

@@ -31,7 +31,8 @@ def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
     """A pause of a paused system keeps the first pause's reason and time (answered as it
     stands); a resume always takes."""
     switch = current(router).switch
-    state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api")
+    state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api",
+                         by=_who(body.actor))
     if body.paused:
         if not switch.pause(state):
             logger.info("already paused: the first pause stands", reason=body.reason)
@@ -40,3 +41,9 @@ def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
         switch.set(state)
     logger.info("sending paused" if body.paused else "sending resumed", reason=body.reason)
     return SendingView.of(state)
+
+
+def _who(actor: str | None) -> str:
+    """The named actor and the API key the request came with (API Gateway's id for it)."""
+    key_id = router.current_event.request_context.identity.api_key_id
+    return f"{actor or 'unnamed'} (API key {key_id or 'unknown'})"
