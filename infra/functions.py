@@ -161,16 +161,24 @@ class FunctionFactory(Construct):
             assert queue is not None, f"{source.queue.name} is bound without its queue"
             # Partial batch failures: one failed record retries alone, not its whole batch.
             # Maximum concurrency caps the fleet (the sender's never outruns SES's rate).
-            function.add_event_source(
-                sources.SqsEventSource(
-                    queue,
-                    batch_size=source.batch_size,
-                    max_batching_window=Duration.seconds(source.max_batching_window_seconds)
-                    if source.max_batching_window_seconds else None,
-                    report_batch_item_failures=True,
-                    max_concurrency=max_concurrency or source.max_concurrency,
-                )
+            # `enabled` is left unset, so a deploy never touches a mapping a pause disabled.
+            event_source = sources.SqsEventSource(
+                queue,
+                batch_size=source.batch_size,
+                max_batching_window=Duration.seconds(source.max_batching_window_seconds)
+                if source.max_batching_window_seconds else None,
+                report_batch_item_failures=True,
+                max_concurrency=max_concurrency or source.max_concurrency,
             )
+            function.add_event_source(event_source)
+            mapping_arn = stack_arn(
+                "lambda", f"event-source-mapping:{event_source.event_source_mapping_id}")
+
+            def on_mapping(access: shape.Access) -> list[iam.PolicyStatement]:
+                return resource_statement("lambda", access, mapping_arn)
+
+            self.bind(shape.Consumer(spec.name), Binding(
+                identifier=event_source.event_source_mapping_id, statements=on_mapping))
         acknowledge(
             function,
             "L1",

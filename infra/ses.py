@@ -20,6 +20,8 @@ from .functions import Binding, FunctionFactory, stack_arn
 
 # Every event Mailroom acts on (mailroom.ses_events.EVENT_KINDS says which).
 EVENT_TYPES = tuple(ses.EmailSendingEvent[kind.name] for kind in SUBSCRIBED_KINDS)
+# What a pause and a resume do to the configuration set: on its ARN alone.
+CONFIGURATION_SET_ACTIONS = {"GetConfigurationSet", "PutConfigurationSetSendingOptions"}
 
 
 class Ses(Construct):
@@ -37,7 +39,8 @@ class Ses(Construct):
             self,
             "ConfigurationSet",
             reputation_metrics=True,  # bounce/complaint rates per configuration set in CloudWatch
-            sending_enabled=True,
+            # Sending is left unset (SES enables it): a pause disables it, and an update that
+            # named it would turn it back on.
             # Password resets and sign-in links must not cross the internet in clear text:
             # SES delivers only over TLS (a server without it shows up as a bounce).
             tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE,
@@ -86,9 +89,16 @@ class Ses(Construct):
                 ],
                 conditions={"StringLike": {"ses:FromAddress": from_patterns}},
             ))
+        on_set = [action for action in access.actions if action in CONFIGURATION_SET_ACTIONS]
+        if on_set:
+            statements.append(iam.PolicyStatement(
+                actions=[f"ses:{action}" for action in on_set],
+                resources=[stack_arn("ses", "configuration-set/"
+                                     f"{self.configuration_set.configuration_set_name}")]))
         # Account-level reads (GetAccount: the send quota that paces the fleet) have no
         # resource.
-        others = [action for action in access.actions if action != "SendEmail"]
+        others = [action for action in access.actions
+                  if action != "SendEmail" and action not in CONFIGURATION_SET_ACTIONS]
         if others:
             statements.append(iam.PolicyStatement(
                 actions=[f"ses:{action}" for action in others], resources=["*"]))

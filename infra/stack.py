@@ -33,8 +33,9 @@ class MailroomStack(Stack):
         self.notifications = Notifications(self, "Notifications", key=key, factory=self.factory)
         self.events = SesEvents(self, "SesEvents", key=key, factory=self.factory)
         self.ses = Ses(self, "Ses", cfg=cfg, events_topic=self.events.topic, factory=self.factory)
-        self.events.add_function(self.factory, cfg=cfg)
+        # The sender first: a pause by the api or events function switches its consumer.
         self.sending = Sending(self, "Sending", cfg=cfg, factory=self.factory)
+        self.events.add_function(self.factory, cfg=cfg)
         self.api = Api(self, "Api", cfg=cfg, factory=self.factory)
         self._outputs()
 

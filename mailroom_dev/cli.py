@@ -431,8 +431,9 @@ def sending_pause(
     reason: Annotated[str, typer.Option(help="Why, shown to API callers.")] = "operator pause",
     as_json: JsonFlag = False,
 ) -> None:
-    """Stop sending: the API answers 503 and queued mail waits, never dropped."""
-    body = {"paused": True, "reason": reason, "actor": actor()}
+    """Stop sending: the API answers 503, the sender stops taking mail off its queue and SES
+    stops sending; queued mail waits, never dropped."""
+    body = {"paused": True, "reason": reason, "actor": actor(_settings(ctx))}
     _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", body), as_json)
 
 
@@ -442,17 +443,27 @@ def sending_resume(
     reason: Annotated[str | None, typer.Option(help="Why, kept with who resumed.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send again; mail that waited goes out within two minutes."""
-    body: dict[str, Any] = {"paused": False, "actor": actor()}
+    """Send again: mail that waited starts going out within seconds, at the paced rate."""
+    body: dict[str, Any] = {"paused": False, "actor": actor(_settings(ctx))}
     if reason:
         body["reason"] = reason
     _print_sending(_settings(ctx).api().call("PUT", "/v1/sending", body), as_json)
 
 
-def actor() -> str:
-    """Who is at the keyboard, recorded with a pause or resume."""
+def actor(settings: Settings | None = None) -> str:
+    """Who is at the keyboard, recorded with a pause or resume: with --stack, the AWS
+    identity the CLI runs as (its ARN); otherwise the local user."""
     import getpass
 
+    if settings is not None and settings.stack:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            sts = boto3.client("sts", region_name=settings.region)
+            return str(sts.get_caller_identity()["Arn"])
+        except (BotoCoreError, ClientError):
+            pass  # the API call that follows says what is wrong with the credentials
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -253,10 +253,14 @@ class FakeSendingSwitch:
     def __init__(self) -> None:
         self.current = SendingState()
 
-    def state(self) -> SendingState:
+    def state(self, *, fresh: bool = False) -> SendingState:
         return self.current
 
     def set(self, state: SendingState) -> None:
+        if not state.paused:
+            previous = self.current.since if self.current.paused else \
+                self.current.previous_pause_since
+            state = state.model_copy(update={"previous_pause_since": previous})
         self.current = state
 
     def pause(self, state: SendingState) -> bool:
@@ -264,6 +268,25 @@ class FakeSendingSwitch:
             return False
         self.current = state
         return True
+
+
+class FakeGate:
+    """A gate that opens and closes when told; `failures` scripts errors, one per call."""
+
+    def __init__(self, name: str = "fake gate", is_open: bool | None = True) -> None:
+        self.name = name
+        self.open: bool | None = is_open
+        self.calls: list[bool] = []
+        self.failures: list[Exception] = []
+
+    def is_open(self) -> bool | None:
+        return self.open
+
+    def set_open(self, is_open: bool) -> None:
+        self.calls.append(is_open)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.open = is_open
 
 
 class FakeGuardLevels:

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mailroom import shape
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
+from mailroom.pausing import GatedSwitch, gated_switch
 from mailroom.ports import Counters, MessageStore, Publisher, SuppressionStore
 from mailroom.reputation import Guard, Level, ReputationPolicy
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
@@ -49,6 +50,7 @@ class Dependencies:
     policy: SuppressionPolicy
     counters: Counters | None = None  # None: nothing is counted
     guard: Guard | None = None  # None: no reputation guard
+    switch: GatedSwitch | None = None  # its gates are brought in line on the schedule
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
@@ -63,8 +65,9 @@ class Dependencies:
 
         publisher = SnsPublisher(settings.notifications_topic_arn)
         counters = DynamoCounters(settings.counters_table)
-        guard = Guard(counters=counters,
-                      switch=DynamoSendingSwitch(settings.control_table, cache_seconds=0),
+        switch = gated_switch(DynamoSendingSwitch(settings.control_table, cache_seconds=0),
+                              settings, logger)
+        guard = Guard(counters=counters, switch=switch,
                       levels=DynamoGuardLevels(settings.control_table), publisher=publisher,
                       policy=ReputationPolicy.from_settings(settings),
                       interval=timedelta(seconds=settings.reputation_check_seconds))
@@ -75,6 +78,7 @@ class Dependencies:
             policy=SuppressionPolicy.from_settings(settings),
             counters=counters,
             guard=guard,
+            switch=switch,
         )
 
 
@@ -93,6 +97,7 @@ def handler(event: dict[str, Any], context: LambdaContext,
     deps = deps or dependencies()
     if event.get(shape.SCHEDULED_TASK_KEY) == "reputation_check":
         _guard_reputation(deps, scheduled=True)
+        _reconcile_gates(deps)
         return None
     if _is_sns_invocation(event):
         _handle_sns(event, deps)
@@ -120,6 +125,21 @@ def _guard_reputation(deps: Dependencies, scheduled: bool = False) -> None:
     if reputation is not None and reputation.level is not Level.OK:
         logger.warning(f"reputation {reputation.level.value}: {reputation.describe()}",
                        level=reputation.level.value)
+
+
+def _reconcile_gates(deps: Dependencies) -> None:
+    """Whatever turned a gate against the switch (a deploy, a hand, a failed pause or
+    resume), the schedule turns it back."""
+    if deps.switch is None:
+        return
+    try:
+        moved = deps.switch.reconcile()
+    except Exception:
+        logger.exception("Could not read the sending switch to check its gates; next run "
+                         "retries")
+        return
+    for gate in moved:
+        logger.warning(f"{gate} disagreed with the sending switch: set it back", gate=gate)
 
 
 def _is_sns_invocation(event: dict[str, Any]) -> bool:

@@ -31,6 +31,9 @@ from mailroom.sending import MessageBusy, TransientSendError
 from mailroom.settings import SenderSettings, sender_settings
 
 INVOCATION_MARGIN_SECONDS = 10
+# The switch is read before each send, cached this long: mail that waited out a pause goes
+# out within seconds of the resume.
+SWITCH_CACHE_SECONDS = 2.0
 logger = Logger(service=shape.SENDER.service)
 tracer = Tracer(service=shape.SENDER.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.SENDER.service)
@@ -82,7 +85,8 @@ class Dependencies:
             publisher=SnsPublisher(settings.notifications_topic_arn),
             pacer=pacer,
             queue=SqsSendQueue(settings.send_queue_url, client=sqs),
-            switch=DynamoSendingSwitch(settings.control_table),
+            switch=DynamoSendingSwitch(settings.control_table,
+                                       cache_seconds=SWITCH_CACHE_SECONDS),
             lease=timedelta(seconds=settings.lease_seconds),
         )
         return cls(sender=sender, sqs=sqs, queue_url=settings.send_queue_url,

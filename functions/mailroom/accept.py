@@ -159,7 +159,7 @@ class Acceptor:
         self.catalog.get(request.template).check(request.data)
         send_request = SendRequest(id=self.new_id(), to=to, from_address=sender,
                                    reply_to=reply_to, template=request.template,
-                                   data=request.data, tags=tags)
+                                   data=request.data, tags=tags, queued_at=self.clock())
         size = len(_queue_body(send_request).encode())
         if size > MAX_QUEUE_MESSAGE_BYTES:
             raise PayloadTooLarge(

@@ -117,6 +117,9 @@ class SendRequest(BaseModel):
     template: str
     data: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    # When it was accepted: a message accepted before a resume and sent after it waited
+    # out that pause, and its timeline says so.
+    queued_at: datetime | None = None
 
 
 class Message(BaseModel):
@@ -189,6 +192,8 @@ class SendingState(BaseModel):
     source: str | None = None  # "api" (an operator) or the component that paused it
     # Who, for a change made through the API: the actor the caller named and its API key.
     by: str | None = None
+    # On a resume: when the pause it ended had begun (mail that waited reports from when).
+    previous_pause_since: datetime | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {"sending": "paused" if self.paused else "enabled", "reason": self.reason,

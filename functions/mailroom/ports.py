@@ -130,15 +130,35 @@ class SendQueue(Protocol):
 
 
 class SendingSwitch(Protocol):
-    def state(self) -> SendingState:
-        """The current state; may be a few seconds stale (it is read on every request)."""
+    def state(self, *, fresh: bool = False) -> SendingState:
+        """The current state; may be a few seconds stale (it is read on every request)
+        unless `fresh`."""
         ...
 
-    def set(self, state: SendingState) -> None: ...
+    def set(self, state: SendingState) -> None:
+        """Set `state`. A resume that ends a pause records, atomically, when that pause
+        began (`previous_pause_since`); a resume of a running system keeps the record."""
+        ...
 
     def pause(self, state: SendingState) -> bool:
         """Set `state` (a pause) only if sending is not paused already, atomically: True if
         this call paused it, False if it was paused (its reason and time stand)."""
+        ...
+
+
+class SendingGate(Protocol):
+    """Something besides the switch that a pause closes and a resume opens (DESIGN §1): the
+    sender's queue consumer, the configuration set's sending."""
+
+    name: str  # what it is, in plain words, for logs
+
+    def is_open(self) -> bool | None:
+        """Whether it lets mail through; None while it is changing from one to the other."""
+        ...
+
+    def set_open(self, is_open: bool) -> None:
+        """Open or close it. A change under way in the other direction is waited out
+        briefly; raises if it cannot be made now."""
         ...
 
 

@@ -59,10 +59,14 @@ NOTIFICATION_TYPES = {
 # The 24-hour sending quota is used up: check again in 15 minutes (SQS's longest delay),
 # without spending the message's attempts.
 QUOTA_RECHECK_SECONDS = 900
-# While sending is paused, a message goes back to the queue with this delay — as a fresh
-# message, so waiting never uses up its receives and never ends in the DLQ. On resume,
-# waiting mail goes out within this long.
-PAUSED_RECHECK_SECONDS = 120
+# A message received while Mailroom is paused goes back to the queue as a fresh message, so
+# waiting never uses up its receives and never ends in the DLQ. A pause turns the sender's
+# consumer off, so it then waits unreceived and goes out as soon as a resume turns it on;
+# the delay only spaces receives while the consumer is still turning off.
+PAUSED_REQUEUE_SECONDS = 5
+# SES itself refuses (its account-level pause) while Mailroom is not paused: nothing will
+# tell the sender when that ends, so look again at SQS's longest delay.
+SES_PAUSED_RECHECK_SECONDS = 900
 
 
 class SendResult(StrEnum):
@@ -92,7 +96,7 @@ class Sender:
         a send slot (None: no limit). Raises `TransientSendError` when an attempt failed and
         should be retried later, `MessageBusy` when it was not this worker's turn."""
         if self.switch and self.queue and self.switch.state().paused:
-            return self._defer(request, PAUSED_RECHECK_SECONDS)
+            return self._defer(request, PAUSED_REQUEUE_SECONDS)
         claim = self.messages.claim(request.id, self.clock(), self.lease)
         if claim in (Claim.ALREADY_SENT, Claim.FINISHED):
             return SendResult.DUPLICATE
@@ -121,7 +125,11 @@ class Sender:
             if error.quota and self.queue:
                 return self._defer(request, QUOTA_RECHECK_SECONDS)
             if error.paused and self.queue:
-                return self._defer(request, PAUSED_RECHECK_SECONDS)
+                # Mailroom's own pause closes the configuration set too: read the switch
+                # afresh to tell it from SES's.
+                ours = self.switch is not None and self.switch.state(fresh=True).paused
+                return self._defer(
+                    request, PAUSED_REQUEUE_SECONDS if ours else SES_PAUSED_RECHECK_SECONDS)
             raise
         except PermanentSendError as error:
             self._finish(request, error.status, error.failure)
@@ -129,8 +137,25 @@ class Sender:
         except Exception:
             self.messages.release(request.id)  # failed before SES could take it: retry soon
             raise
+        self._record_wait(request)
         self.messages.record_sent(request.id, ses_message_id, self.clock())
         return SendResult.SENT
+
+    def _record_wait(self, request: SendRequest) -> None:
+        """A message accepted before the last resume and sent after it waited out that
+        pause: one `deferred` entry per pause says from when to when."""
+        state = self.switch.state() if self.switch else None
+        if (state is None or state.paused or state.since is None
+                or state.previous_pause_since is None or request.queued_at is None
+                or request.queued_at >= state.since):
+            return
+        now = self.clock()
+        waited_from = max(request.queued_at, state.previous_pause_since)
+        self.messages.apply_event(request.id, TimelineEvent(
+            type="deferred", at=now,
+            key=f"deferred#paused#{state.previous_pause_since.isoformat()}",
+            detail={"reason": "paused", "from": waited_from.isoformat(),
+                    "to": now.isoformat()}))
 
     def _send_paced(self, request: SendRequest, time_left: Callable[[], float] | None) -> str:
         """On throttling, slow down and try again here rather than fail: the pacer halves

@@ -63,15 +63,27 @@ class _ReputationSettings(_Settings):
     reputation_pause_min_sends: int = 500
 
 
+class _ControlSettings(_ReputationSettings):
+    """What pausing and resuming touch besides the switch (DESIGN §1): the sender's queue
+    consumer and the configuration set. Read by the functions that pause: the api function
+    for an operator, the events function for the guard."""
+
+    control_table: str
+    configuration_set: str
+    sender_event_source_id: str
+    # How long a pause or resume waits for the consumer to finish a state change under way
+    # (Lambda refuses an update while the mapping is Enabling or Disabling).
+    consumer_settle_seconds: float = 5.0
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-class ApiSettings(_ReputationSettings):
+class ApiSettings(_ControlSettings):
     idempotency_table: str
-    control_table: str
     counters_table: str
     send_queue_url: str
     # Addresses or domains `from` may use; the first address is the default sender.
@@ -109,9 +121,8 @@ class SenderSettings(_Settings):
     lease_seconds: int = 90
 
 
-class EventsSettings(_ReputationSettings):
+class EventsSettings(_ControlSettings):
     notifications_topic_arn: str
-    control_table: str
     # The guard reads the counters at most this often per container.
     reputation_check_seconds: int = 60
     counters_table: str

@@ -174,7 +174,26 @@ class SesSending:
 
 SES = SesSending()
 
-Resource = Table | Queue | Topic | SesSending
+
+@dataclass(frozen=True)
+class Consumer:
+    """A function's SQS event source mapping, as something another function switches: a
+    pause turns the sender's off so mail waits in its queue, a resume turns it back on."""
+
+    function: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}-consumer"
+
+    @property
+    def setting(self) -> str:
+        return f"{self.function}_event_source_id"
+
+
+SENDER_CONSUMER = Consumer("sender")
+
+Resource = Table | Queue | Topic | SesSending | Consumer
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -244,6 +263,15 @@ class Function:
         return {access.resource.setting: access.resource for access in self.access}
 
 
+# Who pauses (the api function for an operator, the events function for the guard) also
+# stops the sender's consumer and SES's configuration set, and a resume starts both again.
+PAUSE_ACCESS = (
+    Access(SENDER_CONSUMER, ("GetEventSourceMapping", "UpdateEventSourceMapping"),
+           "A pause stops the sender taking mail off its queue; a resume restarts it."),
+    Access(SES, ("GetConfigurationSet", "PutConfigurationSetSendingOptions"),
+           "A pause stops the configuration set sending; a resume re-enables it."),
+)
+
 API = Function(
     "api", "handlers.api.handler", ApiSettings, API_TIMEOUT_SECONDS,
     "Mailroom HTTP API: validate, record, enqueue",
@@ -258,6 +286,7 @@ API = Function(
                index=SUPPRESSIONS_BY_REASON),
         Access(CONTROL, ("GetItem", "PutItem"),
                "The sending switch: read on requests, set by PUT /v1/sending."),
+        *PAUSE_ACCESS,
         Access(IDEMPOTENCY, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
                "Powertools idempotency's record lifecycle."),
         Access(SEND_QUEUE, ("SendMessage",), "Enqueue (SendMessageBatch is SendMessage)."),
@@ -300,6 +329,7 @@ EVENTS = Function(
         Access(CONTROL, ("GetItem", "PutItem", "UpdateItem"),
                "The reputation guard reads the switch, pauses it (a conditional put) and "
                "records its level (a conditional update)."),
+        *PAUSE_ACCESS,
     ),
 )
 FUNCTIONS = (API, SENDER, EVENTS)

@@ -12,6 +12,7 @@ from typing import Any
 
 from mailroom.shape import EventSource
 
+from .lambda_api import EventSourceMapping
 from .lambda_runtime import LambdaFunction
 from .logs import about
 
@@ -19,6 +20,8 @@ log = logging.getLogger("mailroom_dev.local")
 
 # Short long-polls keep the local stack snappy and let stop() return quickly.
 WAIT_TIME_SECONDS = 1
+# How often a disabled mapping looks whether it is enabled again.
+DISABLED_CHECK_SECONDS = 0.2
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
@@ -109,7 +112,8 @@ class _Background:
 
 
 class SqsPoller(_Background):
-    """One event source mapping: one queue, one function, one batch at a time."""
+    """One event source mapping: one queue, one function, one batch at a time. With a
+    `mapping`, it receives only while the mapping is enabled (a pause disables the sender's)."""
 
     kind = "poller"
 
@@ -122,8 +126,10 @@ class SqsPoller(_Background):
         region: str,
         batch_size: int = EventSource.batch_size,
         wait_time_seconds: int = WAIT_TIME_SECONDS,
+        mapping: EventSourceMapping | None = None,
     ) -> None:
         self.sqs = sqs
+        self.mapping = mapping
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.function = function
@@ -135,6 +141,9 @@ class SqsPoller(_Background):
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            if self.mapping is not None and not self.mapping.settle():
+                self._stopping.wait(DISABLED_CHECK_SECONDS)
+                continue
             try:
                 self.poll_once()
             except Exception:

@@ -9,6 +9,7 @@ SES names the simulator answers to, and the tunables that make retries watchable
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,16 +52,21 @@ class Resources:
     queues: Mapping[str, QueueUrls]
     topics: Mapping[str, str]  # ARNs
     notifications_queue_url: str
+    # Each function's SQS event source mapping id, served by the local Lambda stand-in.
+    consumers: Mapping[str, str]
 
     def identifier(self, resource: shape.Resource) -> str:
         """What a function's setting holds for `resource`, as in the deployed stack: a
-        table's name, a queue's URL, a topic's ARN, the configuration set's name."""
+        table's name, a queue's URL, a topic's ARN, an event source mapping's id, the
+        configuration set's name."""
         if isinstance(resource, shape.Table):
             return self.tables[resource.name]
         if isinstance(resource, shape.Queue):
             return self.queues[resource.name].url
         if isinstance(resource, shape.Topic):
             return self.topics[resource.name]
+        if isinstance(resource, shape.Consumer):
+            return self.consumers[resource.function]
         return CONFIGURATION_SET
 
     @property
@@ -116,8 +122,9 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
         Protocol="sqs",
         Endpoint=_queue_arn(sqs, notifications_queue_url),
     )
+    consumers = {spec.name: str(uuid.uuid4()) for spec in shape.FUNCTIONS if spec.event_source}
     return Resources(tables=tables, queues=queues, topics=topics,
-                     notifications_queue_url=notifications_queue_url)
+                     notifications_queue_url=notifications_queue_url, consumers=consumers)
 
 
 def create_declared_queue(sqs: Any, queue: shape.Queue) -> QueueUrls:

@@ -1,8 +1,10 @@
-"""A small SES v2 stand-in for the two calls the sender makes, SendEmail and GetAccount,
-speaking SES v2's REST-JSON protocol so the production SES adapter runs unchanged through
-boto3 (`AWS_ENDPOINT_URL_SESV2`). It renders stored templates from the template catalog,
-writes each message to the outbox, and publishes SES events to the `ses-events` SNS topic,
-after a short delay and in order, behaving like the SES mailbox simulator.
+"""A small SES v2 stand-in for the calls Mailroom makes — SendEmail and GetAccount, and
+GetConfigurationSet and PutConfigurationSetSendingOptions (a pause disables the
+configuration set's sending) — speaking SES v2's REST-JSON protocol so the production SES
+adapters run unchanged through boto3 (`AWS_ENDPOINT_URL_SESV2`). It renders stored
+templates from the template catalog, writes each message to the outbox, and publishes SES
+events to the `ses-events` SNS topic, after a short delay and in order, behaving like the SES
+mailbox simulator.
 
 For testing the sender's resilience it also enforces a maximum send rate (429
 TooManyRequestsException, like a new SES account's 14/s) and takes injected faults:
@@ -25,7 +27,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .httpserver import JsonRequestHandler, LoopbackServer
 from .logs import SES, SES_LOGGER, about, about_mail
@@ -48,6 +50,7 @@ DEFAULT_MAX_SEND_RATE = 14.0  # a new SES account's rate, messages per second
 DEFAULT_MAX_24_HOUR_SEND = 50_000.0
 DEFAULT_EVENT_DELAY = 0.15  # seconds between a send and each of its events
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # SES v2's limit on a message, raw or not
+CONFIGURATION_SETS_PATH = "/v2/email/configuration-sets/"
 
 FAULTS = {
     # name: (HTTP status, SES error code, message)
@@ -241,6 +244,7 @@ class SesSimulator:
         self.account_id = account_id
         self.event_delay = event_delay
         self.limits = SendLimits(max_send_rate=max_send_rate)
+        self.configuration_set_sending_enabled = True
         self.faults = dict.fromkeys(FAULTS, 0)
         self.sends: list[SimulatedSend] = []
         self._templates = (
@@ -293,6 +297,31 @@ class SesSimulator:
                 },
             }
 
+    def get_configuration_set(self, name: str) -> dict[str, Any]:
+        self._known_configuration_set(name)
+        with self._lock:
+            return {"ConfigurationSetName": name,
+                    "SendingOptions": {"SendingEnabled": self.configuration_set_sending_enabled},
+                    "ReputationOptions": {"ReputationMetricsEnabled": True},
+                    "DeliveryOptions": {"TlsPolicy": "REQUIRE"}}
+
+    def put_configuration_set_sending_options(self, name: str,
+                                              request: dict[str, Any]) -> dict[str, Any]:
+        self._known_configuration_set(name)
+        enabled = request.get("SendingEnabled", False)
+        if not isinstance(enabled, bool):
+            raise _bad_request("SendingEnabled must be a boolean.")
+        with self._lock:
+            self.configuration_set_sending_enabled = enabled
+        log.info("configuration set %s: sending %s", name,
+                 "enabled" if enabled else "disabled", extra=about(SES))
+        return {}
+
+    def _known_configuration_set(self, name: str) -> None:
+        if name != self.configuration_set:
+            raise SesError(404, "NotFoundException",
+                           f"Configuration set <{name}> does not exist.")
+
     def send_email(self, request: dict[str, Any]) -> dict[str, str]:
         with self._lock:
             # Injected faults stand for SES itself failing, before it looks at the request.
@@ -300,6 +329,10 @@ class SesSimulator:
         email = _SendRequest.parse(request, self.configuration_set)
         template = self._template_for(email.content)
         with self._lock:
+            if email.configuration_set and not self.configuration_set_sending_enabled:
+                raise SesError(400, "SendingPausedException",
+                               f"Sending is paused for configuration set "
+                               f"<{email.configuration_set}>.")
             self.limits.take(len(email.recipients), time.monotonic())
 
         message_id = ses_id()
@@ -458,12 +491,15 @@ class _SesRequestHandler(JsonRequestHandler):
                 result = self.simulator.send_email(payload)
             elif route == ("GET", "/v2/email/account"):
                 result = self.simulator.get_account()
+            elif path.startswith(CONFIGURATION_SETS_PATH):
+                result = self._configuration_set(path, payload)
             elif path.startswith("/_simulator/"):
                 result = self._control(route, payload)
             else:
                 raise SesError(404, "UnknownOperationException",
                                f"{self.command} {path} is not simulated: the Mailroom SES "
-                               "simulator answers SendEmail and GetAccount.")
+                               "simulator answers SendEmail, GetAccount, GetConfigurationSet "
+                               "and PutConfigurationSetSendingOptions.")
         except SesError as error:
             # REST-JSON errors: botocore reads the code from x-amzn-ErrorType.
             return self.send_json(
@@ -485,6 +521,15 @@ class _SesRequestHandler(JsonRequestHandler):
                 [("x-amzn-ErrorType", "InternalFailure"), ("x-amzn-RequestId", request_id)],
             )
         self.send_json(200, result, [("x-amzn-RequestId", request_id)])
+
+    def _configuration_set(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        name, _, rest = unquote(path.removeprefix(CONFIGURATION_SETS_PATH)).partition("/")
+        if (self.command, rest) == ("GET", ""):
+            return self.simulator.get_configuration_set(name)
+        if (self.command, rest) == ("PUT", "sending"):
+            return self.simulator.put_configuration_set_sending_options(name, payload)
+        raise SesError(404, "UnknownOperationException",
+                       f"{self.command} {path} is not simulated.")
 
     def _control(self, route: tuple[str, str], payload: dict[str, Any]) -> dict[str, Any]:
         simulator = self.simulator

@@ -24,6 +24,7 @@ from mailroom.settings import ENV_PREFIX
 from . import resources as names
 from .apigateway import ApiGatewayEmulator
 from .httpserver import LOOPBACK
+from .lambda_api import EventSourceMapping, LambdaApi
 from .lambda_runtime import LambdaFunction
 from .pollers import ScheduledInvoker, SqsPoller
 from .resources import Resources, create_resources
@@ -88,6 +89,7 @@ class LocalStack:
         self._moto: Any = None
         self._simulator: SesSimulator | None = None
         self._gateway: ApiGatewayEmulator | None = None
+        self._lambda_api: LambdaApi | None = None
         self._pollers: list[SqsPoller | ScheduledInvoker] = []
         self._saved_env: dict[str, str | None] = {}
 
@@ -120,10 +122,10 @@ class LocalStack:
         clients = _clients(aws_url, options.region)
         self.resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"])
         self._simulator = self._start_simulator(clients["sns"], self.resources)
+        self._lambda_api = self._start_lambda_api(self.resources)
         # The handlers read endpoints and names from the environment, so it comes first.
-        self._set_environment(
-            handler_environment(self.resources, aws_url, self._simulator.url, options.region)
-        )
+        self._set_environment(handler_environment(
+            self.resources, aws_url, self._simulator.url, self._lambda_api.url, options.region))
         self._start_functions(clients["sqs"], self.resources)
         self.config = self._describe(aws_url)
         if options.write_state_file:
@@ -148,9 +150,22 @@ class LocalStack:
         simulator.start()
         return simulator
 
+    def _start_lambda_api(self, resources: Resources) -> LambdaApi:
+        """The event source mappings, one per function with an SQS event source."""
+        mappings = [
+            EventSourceMapping(uuid=resources.consumers[spec.name], function_name=spec.service,
+                               queue_arn=resources.queues[spec.event_source.queue.name].arn,
+                               batch_size=spec.event_source.batch_size,
+                               region=self.options.region)
+            for spec in shape.FUNCTIONS if spec.event_source]
+        lambda_api = LambdaApi(mappings)
+        lambda_api.start()
+        return lambda_api
+
     def _start_functions(self, sqs: Any, resources: Resources) -> None:
         """Every function the shape declares: the api function behind the API Gateway
         emulator, each function with an SQS event source behind a poller of its queue."""
+        assert self._lambda_api is not None
         functions = {spec: LambdaFunction(spec.service, spec.handler, spec.timeout_seconds,
                                           memory_mb=spec.memory_mb)
                      for spec in shape.FUNCTIONS}
@@ -161,7 +176,8 @@ class LocalStack:
         self._gateway.start()
         self._pollers = [
             SqsPoller(sqs, queue.url, queue.arn, function, self.options.region,
-                      batch_size=spec.event_source.batch_size)
+                      batch_size=spec.event_source.batch_size,
+                      mapping=self._lambda_api.mapping(resources.consumers[spec.name]))
             for spec, function in functions.items() if spec.event_source
             for queue in [resources.queues[spec.event_source.queue.name]]
         ]
@@ -196,6 +212,9 @@ class LocalStack:
         if self._simulator is not None:
             self._simulator.stop()
             self._simulator = None
+        if self._lambda_api is not None:
+            self._lambda_api.stop()
+            self._lambda_api = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -229,6 +248,7 @@ class LocalStack:
             "events_queue_url": r.events_queue.url,
             "events_dlq_url": r.events_queue.dlq_url,
             "simulator_url": self._simulator.url,
+            "lambda_url": self._lambda_api.url if self._lambda_api else None,
             "messages_table": r.messages_table,
             "suppressions_table": r.suppressions_table,
             "idempotency_table": r.idempotency_table,
@@ -257,13 +277,14 @@ class LocalStack:
 
 
 def handler_environment(
-    resources: Resources, aws_url: str, ses_url: str, region: str
+    resources: Resources, aws_url: str, ses_url: str, lambda_url: str, region: str
 ) -> dict[str, str]:
     """Everything the handlers read from the environment: AWS endpoints and credentials,
     Powertools switches, and every name of the functions' settings models."""
     env = {
         "AWS_ENDPOINT_URL": aws_url,
         "AWS_ENDPOINT_URL_SESV2": ses_url,
+        "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         **DUMMY_CREDENTIALS,

@@ -1,12 +1,16 @@
 """Port contract fixtures: each port's fixture is parametrized over its in-memory fake and its
-AWS adapter (DynamoDB, SQS and SNS on moto in-process; SES behind botocore's Stubber and
-behind the local SES simulator), so one set of tests pins both. Only the simulator opens a
-socket, on loopback; every other connection is refused."""
+AWS adapter (DynamoDB, SQS, SNS and Lambda's event source mappings on moto in-process; SES
+behind botocore's Stubber and behind the local SES simulator; the local Lambda stand-in), so
+one set of tests pins both. Only the simulator and the stand-in open a socket, on loopback;
+every other connection is refused."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import socket
+import threading
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +27,12 @@ from mailroom.adapters.dynamodb import (
     DynamoSendingSwitch,
     DynamoSuppressionStore,
 )
+from mailroom.adapters.gates import ConfigurationSetGate, ConsumerGate
 from mailroom.adapters.ses import SesMailer
 from mailroom.adapters.sns import SnsPublisher
 from mailroom.adapters.sqs import SqsSendQueue
 from mailroom.templates import TemplateCatalog
+from mailroom_dev.local.lambda_api import EventSourceMapping, LambdaApi
 from mailroom_dev.local.resources import create_resources
 from mailroom_dev.local.ses_simulator import SesSimulator
 from tests.contract.probes import (
@@ -39,6 +45,7 @@ from tests.contract.probes import (
 )
 from tests.fakes import (
     FakeCounters,
+    FakeGate,
     FakeGuardLevels,
     FakeMailer,
     FakeMessageStore,
@@ -209,5 +216,79 @@ def simulated_ses(request: pytest.FixtureRequest) -> Iterator[tuple[SesMailer, S
         client = boto3.client("sesv2", endpoint_url=simulator.url, region_name=REGION,
                               config=NO_RETRIES)
         yield SesMailer(CONFIGURATION_SET, TEMPLATE_PREFIX, client=client), probe
+    finally:
+        simulator.stop()
+
+
+# --- the gates a pause closes ------------------------------------------------------------
+@pytest.fixture(params=["fake", "consumer-moto", "consumer-local",
+                        "configuration-set-simulator"])
+def sending_gate(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The sender's event source mapping on moto's Lambda (nothing is sent to its queue, so
+    moto never tries to run the function) and on the local stack's stand-in (its changes
+    taken up in the background, as the local pollers take them up); the configuration set's
+    sending on the SES simulator."""
+    if request.param == "fake":
+        yield FakeGate("fake")
+    elif request.param == "consumer-moto":
+        resources = request.getfixturevalue("resources")
+        yield ConsumerGate(moto_mapping(resources.send_queue.arn), settle_seconds=3)
+    elif request.param == "consumer-local":
+        yield from local_lambda_gate(request)
+    else:
+        yield from simulated_configuration_set_gate(request)
+
+
+def moto_mapping(queue_arn: str) -> str:
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="sender", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    client = boto3.client("lambda", region_name=REGION)
+    client.create_function(FunctionName="sender", Runtime="python3.12", Role=role,
+                           Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+    return str(client.create_event_source_mapping(EventSourceArn=queue_arn,
+                                                  FunctionName="sender")["UUID"])
+
+
+def local_lambda_gate(request: pytest.FixtureRequest) -> Iterator[ConsumerGate]:
+    mapping = EventSourceMapping(uuid="3f0e2a55-9b1c-4d7e-8f00-5e9d3c2b1a07",
+                                 function_name="mailroom-sender",
+                                 queue_arn=f"arn:aws:sqs:{REGION}:123456789012:send",
+                                 batch_size=10)
+    api = LambdaApi([mapping])
+    request.getfixturevalue("loopback_ports").add(api._server.port)
+    api.start()
+    stop = threading.Event()
+
+    def poller() -> None:  # takes changes up between receives, like SqsPoller
+        while not stop.wait(0.2):
+            mapping.settle()
+
+    thread = threading.Thread(target=poller, daemon=True)
+    thread.start()
+    try:
+        client = boto3.client("lambda", endpoint_url=api.url, region_name=REGION,
+                              config=NO_RETRIES)
+        yield ConsumerGate(mapping.uuid, client=client, settle_seconds=3)
+    finally:
+        stop.set()
+        thread.join()
+        api.stop()
+
+
+def simulated_configuration_set_gate(
+        request: pytest.FixtureRequest) -> Iterator[ConfigurationSetGate]:
+    simulator = SesSimulator(
+        sns=DiscardingSns(), ses_events_topic_arn=f"arn:aws:sns:{REGION}:123456789012:e",
+        configuration_set=CONFIGURATION_SET,
+        outbox_dir=request.getfixturevalue("tmp_path") / "outbox")
+    request.getfixturevalue("loopback_ports").add(simulator.port)
+    simulator.start()
+    try:
+        client = boto3.client("sesv2", endpoint_url=simulator.url, region_name=REGION,
+                              config=NO_RETRIES)
+        yield ConfigurationSetGate(CONFIGURATION_SET, client=client)
     finally:
         simulator.stop()

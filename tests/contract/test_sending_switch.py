@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from mailroom.models import SendingState
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 1, 14, 30, tzinfo=UTC)
 
 
 def test_sending_is_enabled_until_someone_pauses_it(sending_switch):
@@ -23,14 +24,34 @@ def test_a_pause_reads_back_with_its_reason_since_and_source(sending_switch):
     assert sending_switch.state() == paused
 
 
-def test_resuming_replaces_the_pause(sending_switch):
+def test_resuming_replaces_the_pause_and_records_when_it_began(sending_switch):
     sending_switch.set(SendingState(paused=True, reason="maintenance", since=NOW,
-                                    source="api"))
-    resumed = SendingState(paused=False, reason="done", since=NOW, source="api")
+                                    source="api", by="ada"))
+    resumed = SendingState(paused=False, reason="done", since=LATER, source="api")
 
     sending_switch.set(resumed)
 
-    assert sending_switch.state() == resumed
+    assert sending_switch.state(fresh=True) == resumed.model_copy(
+        update={"previous_pause_since": NOW})  # `by` of the pause is gone with it
+
+
+def test_a_resume_of_a_running_system_keeps_the_record_of_the_last_pause(sending_switch):
+    sending_switch.set(SendingState(paused=True, since=NOW, source="api"))
+    sending_switch.set(SendingState(paused=False, since=LATER, source="api"))
+
+    sending_switch.set(SendingState(paused=False, reason="again", since=LATER, source="api"))
+
+    state = sending_switch.state(fresh=True)
+    assert (state.reason, state.previous_pause_since) == ("again", NOW)
+
+
+def test_a_new_pause_forgets_the_last_one(sending_switch):
+    sending_switch.set(SendingState(paused=True, since=NOW, source="api"))
+    sending_switch.set(SendingState(paused=False, since=LATER, source="api"))
+
+    assert sending_switch.pause(SendingState(paused=True, since=LATER, source="api"))
+
+    assert sending_switch.state(fresh=True).previous_pause_since is None
 
 
 def test_a_pause_takes_only_when_sending_runs(sending_switch):

@@ -76,7 +76,39 @@ def test_roles_carry_no_managed_policies(synth):
 def test_only_the_sender_may_send_email(synth):
     assert "ses:SendEmail" in actions_of(synth.role_statements("handlers.sender.handler"))
     for handler in ("handlers.api.handler", "handlers.events.handler"):
-        assert not any(a.startswith("ses:") for a in actions_of(synth.role_statements(handler)))
+        ses_actions = {a for a in actions_of(synth.role_statements(handler))
+                       if a.startswith("ses:")}
+        assert ses_actions == {"ses:GetConfigurationSet",
+                               "ses:PutConfigurationSetSendingOptions"}
+
+
+def test_those_who_pause_switch_exactly_the_senders_consumer_and_configuration_set(synth):
+    sender_id, _ = synth.function("handlers.sender.handler")
+    [mapping_id] = [k for k, m in synth.resources("AWS::Lambda::EventSourceMapping").items()
+                    if m["Properties"]["FunctionName"]["Ref"] == sender_id]
+    [(set_id, _)] = synth.resources("AWS::SES::ConfigurationSet").items()
+    for handler in ("handlers.api.handler", "handlers.events.handler"):
+        statements = synth.role_statements(handler)
+        [consumer] = [s for s in statements
+                      if s["Action"] == ["lambda:GetEventSourceMapping",
+                                         "lambda:UpdateEventSourceMapping"]]
+        assert {"Ref": mapping_id} in consumer["Resource"]["Fn::Join"][1]
+        [configuration_set] = [s for s in statements
+                               if "ses:PutConfigurationSetSendingOptions" in s["Action"]]
+        assert {"Ref": set_id} in configuration_set["Resource"]["Fn::Join"][1]
+        _, fn = synth.function(handler)
+        env = fn["Properties"]["Environment"]["Variables"]
+        assert env["MAILROOM_SENDER_EVENT_SOURCE_ID"] == {"Ref": mapping_id}
+        assert env["MAILROOM_CONFIGURATION_SET"] == {"Ref": set_id}
+
+
+def test_a_deploy_never_undoes_a_pause(synth):
+    """Neither the consumer's Enabled nor the configuration set's SendingOptions is in the
+    template, so an update leaves what a pause set (DESIGN §1)."""
+    for mapping in synth.resources("AWS::Lambda::EventSourceMapping").values():
+        assert "Enabled" not in mapping["Properties"]
+    for configuration_set in synth.resources("AWS::SES::ConfigurationSet").values():
+        assert "SendingOptions" not in configuration_set["Properties"]
 
 
 def test_sender_may_only_send_from_the_allowed_senders(synth):

@@ -13,7 +13,7 @@ from mailroom import shape
 pytestmark = pytest.mark.infra
 
 SERVICE_OF = {shape.Table: "dynamodb", shape.Queue: "sqs", shape.Topic: "sns",
-              shape.SesSending: "ses"}
+              shape.SesSending: "ses", shape.Consumer: "lambda"}
 
 
 def logical_id(synth, construct) -> str:
@@ -108,6 +108,11 @@ def bound_arn(synth, resource: shape.Resource) -> Any:
         return {"Fn::GetAtt": [queue_id(synth, resource), "Arn"]}
     if isinstance(resource, shape.Topic):
         return synth.stack.resolve(synth.stack.factory.bound(resource).identifier)
+    if isinstance(resource, shape.Consumer):
+        mapping = synth.stack.resolve(synth.stack.factory.bound(resource).identifier)
+        return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":lambda:",
+                                  {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+                                  ":event-source-mapping:", mapping]]}
     return None  # SES: its ARNs are checked in test_functions.py
 
 

@@ -669,3 +669,32 @@ def test_sending_resume_sends_why_and_who(api):
 
     assert api.calls[0][2] == {"paused": False, "reason": "bounces explained",
                                "actor": cli.actor()}
+
+
+def _stubbed_sts(monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("sts", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    monkeypatch.setattr(boto3, "client", lambda service, **kwargs: client)
+    return Stubber(client)
+
+
+def test_with_a_stack_the_actor_is_the_callers_aws_identity(monkeypatch):
+    stubber = _stubbed_sts(monkeypatch)
+    stubber.add_response("get_caller_identity", {
+        "Arn": "arn:aws:sts::123456789012:assumed-role/Ops/ada", "UserId": "AROA:ada",
+        "Account": "123456789012"})
+
+    with stubber:
+        assert cli.actor(cli.Settings(stack="Mailroom")) == \
+            "arn:aws:sts::123456789012:assumed-role/Ops/ada"
+
+
+def test_without_aws_credentials_the_actor_falls_back_to_the_local_user(monkeypatch):
+    stubber = _stubbed_sts(monkeypatch)
+    stubber.add_client_error("get_caller_identity", "ExpiredToken", http_status_code=403)
+
+    with stubber:
+        assert cli.actor(cli.Settings(stack="Mailroom")) == cli.actor()

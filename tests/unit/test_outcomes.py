@@ -475,7 +475,8 @@ def test_the_thresholds_come_from_the_settings(world: World) -> None:
     # Given a policy of 2 soft bounces in 1 day, suppressing for 3 days
     settings = EventsSettings(
         messages_table="m", suppressions_table="s", notifications_topic_arn="arn",
-        counters_table="c", control_table="k",
+        counters_table="c", control_table="k", configuration_set="cs",
+        sender_event_source_id="esm",
         soft_bounce_threshold=2, soft_bounce_window_days=1, soft_bounce_suppression_days=3,
     )
     policy = SuppressionPolicy.from_settings(settings)
@@ -493,7 +494,8 @@ def test_the_thresholds_come_from_the_settings(world: World) -> None:
 def test_the_default_policy_is_the_documented_one() -> None:
     # Given the settings defaults, Then they are 3 soft bounces in 7 days, for 14 days
     settings = EventsSettings(messages_table="m", suppressions_table="s",
-                              notifications_topic_arn="arn", counters_table="c", control_table="k")
+                              notifications_topic_arn="arn", counters_table="c", control_table="k",
+                              configuration_set="cs", sender_event_source_id="esm")
     assert SuppressionPolicy.from_settings(settings) == SuppressionPolicy(
         3, timedelta(days=7), timedelta(days=14)
     )

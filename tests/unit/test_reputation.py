@@ -130,6 +130,35 @@ def test_the_schedule_checks_the_reputation_even_when_no_event_arrives(guard):
     assert guard.switch.state().source == "reputation_guard"
 
 
+def test_the_guards_pause_closes_the_gates_and_the_schedule_holds_them_closed(guard):
+    from dataclasses import replace
+
+    from handlers import events as events_handler
+    from mailroom.outcomes import SuppressionPolicy
+    from mailroom.pausing import GatedSwitch
+    from mailroom.shape import EVENTS
+    from tests.fakes import FakeGate, FakeMessageStore, FakeSuppressionStore
+    from tests.unit.test_events_handler import LambdaContext
+
+    consumer, configuration_set = FakeGate("consumer"), FakeGate("configuration set")
+    switch = GatedSwitch(guard.switch, (consumer, configuration_set))
+    guard = replace(guard, switch=switch)
+    deps = events_handler.Dependencies(
+        messages=FakeMessageStore(), suppressions=FakeSuppressionStore(),
+        publisher=guard.publisher, policy=SuppressionPolicy(), counters=guard.counters,
+        guard=guard, switch=switch)
+    count(guard.counters, Outcome.SEND, 500)
+    count(guard.counters, Outcome.HARD_BOUNCE, 25)
+
+    assert guard.check().level is Level.PAUSED
+    assert (consumer.open, configuration_set.open) == (False, False)
+
+    consumer.open = True  # a deploy or a hand turned the consumer back on
+    events_handler.handler(EVENTS.schedule.event, LambdaContext(), deps=deps)
+    assert consumer.open is False
+    assert guard.switch.state().paused  # and the guard never resumed by itself
+
+
 def test_a_scheduled_invoker_invokes_on_its_interval_until_stopped():
     import threading
 

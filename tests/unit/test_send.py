@@ -179,7 +179,7 @@ def test_throttling_that_outlasts_the_in_place_retries_goes_back_to_the_queue(se
 def test_while_sending_is_paused_a_message_waits_in_the_queue_without_using_its_attempts(
         sender):
     from mailroom.models import SendingState
-    from mailroom.send import PAUSED_RECHECK_SECONDS
+    from mailroom.send import PAUSED_REQUEUE_SECONDS
     from tests.fakes import FakeSendingSwitch, FakeSendQueue
 
     sender = replace(sender, switch=FakeSendingSwitch(), queue=FakeSendQueue())
@@ -190,7 +190,7 @@ def test_while_sending_is_paused_a_message_waits_in_the_queue_without_using_its_
 
     assert sender.mailer.sent == []
     assert [(r.id, d) for r, d in zip(sender.queue.sent, sender.queue.delays, strict=True)] == [
-        (request.id, PAUSED_RECHECK_SECONDS)]
+        (request.id, PAUSED_REQUEUE_SECONDS)]
     assert sender.messages.get(request.id).status is Status.QUEUED
 
     sender.switch.set(SendingState(paused=False))
@@ -227,19 +227,93 @@ def test_a_used_up_daily_quota_defers_the_message_without_spending_an_attempt(se
     assert request.id not in sender.messages.leases  # the copy can be claimed later
 
 
-def test_sending_paused_in_ses_defers_the_message_without_using_its_attempts(sender):
-    from mailroom.send import PAUSED_RECHECK_SECONDS
-    from tests.fakes import FakeSendQueue
+@pytest.mark.parametrize(("mailroom_paused", "expected_delay"), [
+    (True, "PAUSED_REQUEUE_SECONDS"),  # our pause closed the configuration set: back soon
+    (False, "SES_PAUSED_RECHECK_SECONDS"),  # SES's own pause: nothing says when it ends
+])
+def test_sending_paused_in_ses_defers_the_message_without_using_its_attempts(
+        sender, mailroom_paused, expected_delay):
+    from mailroom import send
+    from mailroom.models import SendingState
+    from tests.fakes import FakeSendingSwitch, FakeSendQueue
 
-    sender = replace(sender, queue=FakeSendQueue())
+    switch = FakeSendingSwitch()
+    sender = replace(sender, queue=FakeSendQueue(), switch=switch)
     request = queued(sender)
-    sender.mailer.failures[request.to] = TransientSendError("SendingPausedException",
-                                                            paused=True)
+
+    def paused_meanwhile() -> Exception:
+        # The pause lands between the sender's check and its SES call.
+        switch.current = SendingState(paused=mailroom_paused)
+        return TransientSendError("SendingPausedException", paused=True)
+
+    sender.mailer.failures[request.to] = paused_meanwhile
 
     assert sender.send(request) is SendResult.DEFERRED
 
-    assert sender.queue.delays == [PAUSED_RECHECK_SECONDS]
+    assert sender.queue.delays == [getattr(send, expected_delay)]
+    assert send.PAUSED_REQUEUE_SECONDS < send.SES_PAUSED_RECHECK_SECONDS
     assert sender.messages.get(request.id).status is Status.QUEUED
+
+
+def paused_sender(sender: Sender, clock: Clock) -> Sender:
+    from tests.fakes import FakeSendingSwitch, FakeSendQueue
+
+    return replace(sender, switch=FakeSendingSwitch(), queue=FakeSendQueue())
+
+
+def test_mail_that_waited_out_a_pause_gets_one_deferred_entry_from_when_to_when(sender, clock):
+    from mailroom.models import SendingState
+
+    sender = paused_sender(sender, clock)
+    request = queued(sender).model_copy(update={"queued_at": NOW})
+    paused_at, resumed_at = NOW + timedelta(minutes=5), NOW + timedelta(hours=2)
+    sender.switch.set(SendingState(paused=True, since=paused_at))
+    clock.now = paused_at + timedelta(seconds=1)
+    assert sender.send(request) is SendResult.DEFERRED
+    assert sender.send(request) is SendResult.DEFERRED  # received again while paused
+
+    sender.switch.set(SendingState(paused=False, since=resumed_at))
+    clock.now = resumed_at + timedelta(seconds=3)
+    assert sender.send(request) is SendResult.SENT
+
+    events = sender.messages.get(request.id).events
+    assert [event.type for event in events] == ["deferred", "sent"]
+    assert events[0].detail == {"reason": "paused", "from": paused_at.isoformat(),
+                                "to": clock.now.isoformat()}
+
+
+def test_mail_accepted_during_the_pause_waited_from_its_acceptance(sender, clock):
+    from mailroom.models import SendingState
+
+    sender = paused_sender(sender, clock)
+    paused_at, accepted_at = NOW, NOW + timedelta(seconds=4)  # before the API saw the pause
+    sender.switch.set(SendingState(paused=True, since=paused_at))
+    request = queued(sender).model_copy(update={"queued_at": accepted_at})
+    sender.switch.set(SendingState(paused=False, since=NOW + timedelta(minutes=1)))
+    clock.now = NOW + timedelta(minutes=2)
+
+    assert sender.send(request) is SendResult.SENT
+
+    deferred = sender.messages.get(request.id).events[0]
+    assert deferred.detail["from"] == accepted_at.isoformat()
+
+
+def test_mail_accepted_after_a_resume_or_sent_before_any_pause_has_no_deferred_entry(
+        sender, clock):
+    from mailroom.models import SendingState
+
+    sender = paused_sender(sender, clock)
+    never_paused = queued(sender, "a@example.com").model_copy(update={"queued_at": NOW})
+    assert sender.send(never_paused) is SendResult.SENT
+
+    sender.switch.set(SendingState(paused=True, since=NOW))
+    sender.switch.set(SendingState(paused=False, since=NOW + timedelta(minutes=1)))
+    later = queued(sender, "b@example.com").model_copy(
+        update={"queued_at": NOW + timedelta(minutes=2)})
+    assert sender.send(later) is SendResult.SENT
+
+    for request in (never_paused, later):
+        assert [e.type for e in sender.messages.get(request.id).events] == ["sent"]
 
 
 def test_a_send_slot_past_the_invocations_end_is_not_waited_for(sender):

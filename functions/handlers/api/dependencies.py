@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from mailroom import shape
 from mailroom.accept import Acceptor, EmailRequest
+from mailroom.pausing import gated_switch
 from mailroom.ports import Counters, MessageStore, SendingSwitch, SuppressionStore
 from mailroom.reputation import ReputationPolicy
 from mailroom.settings import ApiSettings, api_settings
@@ -49,7 +50,7 @@ class Dependencies:
 
         messages = DynamoMessageStore(settings.messages_table)
         suppressions = DynamoSuppressionStore(settings.suppressions_table)
-        switch = DynamoSendingSwitch(settings.control_table)
+        switch = gated_switch(DynamoSendingSwitch(settings.control_table), settings, logger)
         acceptor = Acceptor(
             messages=messages,
             suppressions=suppressions,

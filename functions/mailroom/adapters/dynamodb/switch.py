@@ -11,7 +11,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ...models import SendingState
-from .codec import from_item, to_item
+from .codec import from_item, to_attribute, to_item
 from .conditions import is_conditional_failure
 
 
@@ -30,18 +30,50 @@ class DynamoSendingSwitch:
         self._clock = clock
         self._cached: tuple[float, SendingState] | None = None
 
-    def state(self) -> SendingState:
+    def state(self, *, fresh: bool = False) -> SendingState:
         now = self._clock()
-        if self._cached and now - self._cached[0] < self.cache_seconds:
+        if not fresh and self._cached and now - self._cached[0] < self.cache_seconds:
             return self._cached[1]
-        item = self.client.get_item(TableName=self.table_name, Key=self.KEY).get("Item")
+        item = self.client.get_item(TableName=self.table_name, Key=self.KEY,
+                                    ConsistentRead=fresh).get("Item")
         state = SendingState.model_validate(from_item(item)) if item else SendingState()
         self._cached = (now, state)
         return state
 
     def set(self, state: SendingState) -> None:
-        self.client.put_item(TableName=self.table_name, Item=self._item(state))
-        self._cached = (self._clock(), state)
+        if state.paused:
+            self.client.put_item(TableName=self.table_name, Item=self._item(state))
+        elif not self._resume(state, ending_pause=True):
+            self._resume(state, ending_pause=False)
+        self._cached = None  # a resume's record of the pause is read back, not guessed
+
+    def _resume(self, state: SendingState, *, ending_pause: bool) -> bool:
+        """Write a resume; ending a pause, copy when it began in the same update (the item's
+        values before the update), so no read can race it. False if it was not paused."""
+        fields = state.model_dump(mode="json", exclude={"previous_pause_since"})
+        names = {f"#{name}": name for name in fields}
+        values = {f":{name}": to_attribute(value) for name, value in fields.items()
+                  if value is not None}
+        sets = [f"#{name} = :{name}" for name, value in fields.items() if value is not None]
+        removes = [f"#{name}" for name, value in fields.items() if value is None]
+        condition = None
+        if ending_pause:
+            names["#previous"] = "previous_pause_since"
+            sets.append("#previous = #since")
+            values[":true"] = {"BOOL": True}
+            condition = "#paused = :true"
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes)
+                                                 if removes else "")
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key=self.KEY, UpdateExpression=expression,
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                **({"ConditionExpression": condition} if condition else {}))
+        except ClientError as error:
+            if condition and is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def pause(self, state: SendingState) -> bool:
         try:
