@@ -147,13 +147,14 @@ class FunctionFactory(Construct):
                 "LOG_LEVEL": shape.LOG_LEVEL,
             },
         )
-        if spec.schedule is not None:
+        for schedule in spec.schedules:
+            task = schedule.task.title().replace("_", "")
             events.Rule(
-                scope, f"{title}Schedule",
-                description=spec.schedule.why,
-                schedule=events.Schedule.rate(Duration.minutes(spec.schedule.every_minutes)),
+                scope, f"{title}{task}Schedule",
+                description=schedule.why,
+                schedule=events.Schedule.rate(Duration.minutes(schedule.every_minutes)),
                 targets=[targets.LambdaFunction(
-                    function, event=events.RuleTargetInput.from_object(spec.schedule.event))],
+                    function, event=events.RuleTargetInput.from_object(schedule.event))],
             )
         if spec.event_source is not None:
             source = spec.event_source

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from mailroom import shape
+
 from .api import Api
 from .config import MailroomConfig
 from .encryption import MessagingKey
@@ -65,6 +67,10 @@ class MailroomStack(Stack):
             "TemplatePrefix": (self.cfg.template_prefix, "Prefix of this stack's SES templates"),
             "MessagesTableName": (self.storage.messages.table_name, "Messages table"),
             "SuppressionsTableName": (self.storage.suppressions.table_name, "Suppressions"),
+            **{spec.output_name: (function.function_name, spec.description)
+               for spec, function in ((shape.API, self.api.function),
+                                      (shape.SENDER, self.sending.function),
+                                      (shape.EVENTS, self.events.function))},
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

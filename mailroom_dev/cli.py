@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mailroom import shape
 from mailroom.models import Status
 
 app = typer.Typer(
@@ -44,9 +45,9 @@ errors = Console(stderr=True)
 
 FINAL_STATUSES = {status.value for status in Status if status.is_final}
 STATUS_STYLE = {
-    "queued": "yellow", "sent": "cyan", "delayed": "yellow", "delivered": "green",
-    "bounced": "red", "rejected": "red", "render_failed": "red", "suppressed": "red",
-    "failed": "red", "complained": "magenta",
+    "queued": "yellow", "sent": "cyan", "unconfirmed": "yellow", "delayed": "yellow",
+    "delivered": "green", "bounced": "red", "rejected": "red", "render_failed": "red",
+    "suppressed": "red", "failed": "red", "complained": "magenta",
 }
 NO_TARGET = (
     "No local stack found: run `make dev` first (in another terminal). For a deployed stack "
@@ -501,7 +502,71 @@ def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     return None
 
 
+@app.command("sweep")
+def sweep(
+    ctx: typer.Context,
+    settled_hours: Annotated[float | None, typer.Option(
+        help="Mark mail sent longer ago than this (default: the stack's window, 24 h).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mark mail SES took but reported nothing about since as `unconfirmed`, now rather
+    than at the next hourly sweep. Needs AWS access (or the local stack)."""
+    event: dict[str, Any] = {shape.SCHEDULED_TASK_KEY: "sweep"}
+    if settled_hours is not None:
+        event["settled_seconds"] = settled_hours * 3600
+    result = invoke(_settings(ctx), shape.EVENTS, event)
+    if as_json:
+        return _print_json(result)
+    marked = result.get("unconfirmed", [])
+    if not marked:
+        console.print("Nothing to mark: every message SES took has an outcome, or is "
+                      "within the settled window.")
+        return None
+    console.print(f"[yellow]{len(marked)} message(s) marked unconfirmed[/] (no outcome from "
+                  "SES): check the feedback path with `mailroom doctor`.")
+    for message_id in marked:
+        console.print(f"  {message_id}")
+    return None
+
+
 # --- helpers --------------------------------------------------------------------------------
+
+
+class NeedsAws(CliError):
+    """The command talks to AWS itself, not only to the API."""
+
+    exit_code = 2
+
+
+def invoke(settings: Settings, spec: shape.Function, event: dict[str, Any]) -> Any:
+    """Invoke one of the stack's functions with `event` and return what it answers: the
+    deployed function (--stack), or the local stack's."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    target = settings.api().target
+    if "lambda_url" in target.local:
+        client = boto3.client("lambda", endpoint_url=target.local["lambda_url"],
+                              region_name=target.local.get("region", "us-east-1"),
+                              aws_access_key_id="mailroom-local",
+                              aws_secret_access_key="local")
+        name = spec.service
+    elif "outputs" in target.local:
+        client = boto3.client("lambda", region_name=settings.region)
+        name = target.local["outputs"].get(spec.output_name, "")
+        if not name:
+            raise CliError(f"The stack has no {spec.output_name} output: deploy this version.")
+    else:
+        raise NeedsAws(f"This command invokes the {spec.name} function, so it needs AWS "
+                       "access: pass --stack NAME (an API URL and key are not enough).")
+    try:
+        response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    except (BotoCoreError, ClientError) as error:
+        raise CliError(f"Cannot invoke {name}: {error}") from None
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise CliError(f"{name} failed: {payload.get('errorMessage', payload)}")
+    return payload
 
 
 def _template_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
@@ -618,7 +683,7 @@ def main() -> int:
         app()
     except CliError as error:
         errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        return 1
+        return getattr(error, "exit_code", 1)
     return 0
 
 

@@ -40,6 +40,7 @@ class FakeMessageStore:
         self.messages: dict[str, Message] = {}
         self.leases: dict[str, datetime] = {}
         self.claims = 0
+        self.sent_at: dict[str, datetime] = {}  # awaiting an outcome, since
 
     def create(self, message: Message) -> None:
         assert message.id not in self.messages, "message ids are unique"
@@ -58,6 +59,11 @@ class FakeMessageStore:
             if message.ses_message_id == ses_message_id:
                 return message.model_copy(deep=True)
         return None
+
+    def awaiting_outcome(self, hour: datetime, sent_before: datetime) -> list[str]:
+        start = hour.replace(minute=0, second=0, microsecond=0)
+        return [message_id for message_id, at in self.sent_at.items()
+                if start <= at < start + timedelta(hours=1) and at < sent_before]
 
     def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
         message = self.messages.get(message_id)
@@ -111,6 +117,10 @@ class FakeMessageStore:
             message.updated_at = event.at
             if failure is not None:
                 message.failure = failure
+            if status is Status.SENT:
+                self.sent_at[message_id] = event.at
+            else:
+                self.sent_at.pop(message_id, None)
         return appended
 
 

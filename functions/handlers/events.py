@@ -27,17 +27,38 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mailroom import shape
+from mailroom.models import Notification, NotificationType
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.pausing import GatedSwitch, gated_switch
 from mailroom.ports import Counters, MessageStore, Publisher, SuppressionStore
 from mailroom.reputation import Guard, Level, ReputationPolicy
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
 from mailroom.settings import EventsSettings, events_settings
+from mailroom.shape import Metric
+from mailroom.sweep import Sweep
 
 logger = Logger(service=shape.EVENTS.service)
 tracer = Tracer(service=shape.EVENTS.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.EVENTS.service)
 processor = BatchProcessor(event_type=EventType.SQS)
+# What apps were told, counted (a redelivered event tells nothing again, so counts once).
+OUTCOME_METRICS = {
+    NotificationType.DELIVERED: Metric.DELIVERED,
+    NotificationType.COMPLAINED: Metric.COMPLAINED,
+    NotificationType.REJECTED: Metric.REJECTED,
+    NotificationType.RENDER_FAILED: Metric.RENDER_FAILED,
+}
+
+
+LEVEL_METRICS = {Level.WARNING: Metric.REPUTATION_WARNING, Level.PAUSED: Metric.REPUTATION_PAUSE}
+
+
+def outcome_metric(notification: Notification) -> Metric | None:
+    if notification.type is NotificationType.BOUNCED:
+        permanent = notification.failure is not None and \
+            notification.failure.bounce_type == "Permanent"
+        return Metric.HARD_BOUNCED if permanent else Metric.SOFT_BOUNCED
+    return OUTCOME_METRICS.get(notification.type)
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class Dependencies:
     counters: Counters | None = None  # None: nothing is counted
     guard: Guard | None = None  # None: no reputation guard
     switch: GatedSwitch | None = None  # its gates are brought in line on the schedule
+    sweep: Sweep | None = None  # None: nothing is swept
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
@@ -71,14 +93,18 @@ class Dependencies:
                       levels=DynamoGuardLevels(settings.control_table), publisher=publisher,
                       policy=ReputationPolicy.from_settings(settings),
                       interval=timedelta(seconds=settings.reputation_check_seconds))
+        messages = DynamoMessageStore(settings.messages_table)
         return cls(
-            messages=DynamoMessageStore(settings.messages_table),
+            messages=messages,
             suppressions=DynamoSuppressionStore(settings.suppressions_table),
             publisher=publisher,
             policy=SuppressionPolicy.from_settings(settings),
             counters=counters,
             guard=guard,
             switch=switch,
+            sweep=Sweep(messages, publisher,
+                        settled=timedelta(hours=settings.sweep_settled_hours),
+                        lookback=timedelta(hours=settings.sweep_lookback_hours)),
         )
 
 
@@ -95,10 +121,13 @@ def handler(event: dict[str, Any], context: LambdaContext,
             deps: Dependencies | None = None) -> Mapping[str, Any] | None:
     """Lambda's entry point; tests pass `deps` built with fakes."""
     deps = deps or dependencies()
-    if event.get(shape.SCHEDULED_TASK_KEY) == "reputation_check":
+    task = event.get(shape.SCHEDULED_TASK_KEY)
+    if task == "reputation_check":
         _guard_reputation(deps, scheduled=True)
         _reconcile_gates(deps)
         return None
+    if task == "sweep":
+        return _sweep(deps, event)
     if _is_sns_invocation(event):
         _handle_sns(event, deps)
         _guard_reputation(deps)
@@ -125,6 +154,21 @@ def _guard_reputation(deps: Dependencies, scheduled: bool = False) -> None:
     if reputation is not None and reputation.level is not Level.OK:
         logger.warning(f"reputation {reputation.level.value}: {reputation.describe()}",
                        level=reputation.level.value)
+        metrics.add_metric(name=LEVEL_METRICS[reputation.level], unit=MetricUnit.Count,
+                           value=1)
+
+
+def _sweep(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
+    """The hourly sweep, or one on demand (`mailroom sweep`) with its own settled window."""
+    if deps.sweep is None:
+        return {"unconfirmed": []}
+    settled = event.get("settled_seconds")
+    marked = deps.sweep.run(None if settled is None else timedelta(seconds=float(settled)))
+    if marked:
+        metrics.add_metric(name=Metric.UNCONFIRMED, unit=MetricUnit.Count, value=len(marked))
+        logger.warning(f"{len(marked)} sent messages had no outcome: marked unconfirmed",
+                       message_ids=marked[:20])
+    return {"unconfirmed": marked}
 
 
 def _reconcile_gates(deps: Dependencies) -> None:
@@ -134,6 +178,9 @@ def _reconcile_gates(deps: Dependencies) -> None:
         return
     try:
         moved = deps.switch.reconcile()
+        # A gauge on the schedule: the queue-age alarms read it to tell waiting from stuck.
+        metrics.add_metric(name=Metric.SENDING_PAUSED, unit=MetricUnit.Count,
+                           value=int(deps.switch.state().paused))
     except Exception:
         logger.exception("Could not read the sending switch to check its gates; next run "
                          "retries")
@@ -167,7 +214,7 @@ def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEve
     try:
         events = parse()
     except MalformedSesEvent as error:
-        metrics.add_metric(name="MalformedSesRecords", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.MALFORMED_EVENTS, unit=MetricUnit.Count, value=1)
         logger.error(
             "Malformed SES event record: it will be retried, then dead-lettered",
             extra={"record_id": record_id, "reason": str(error)},
@@ -194,10 +241,10 @@ def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEve
         except Exception:
             logger.exception("Could not apply SES event record; it will be retried")
             raise
-        metrics.add_metric(name="SesEvents", unit=MetricUnit.Count, value=len(events))
-        metrics.add_metric(
-            name="NotificationsPublished", unit=MetricUnit.Count, value=len(published)
-        )
+        metrics.add_metric(name=Metric.SES_EVENTS, unit=MetricUnit.Count, value=len(events))
+        for notification in published:
+            if metric := outcome_metric(notification):
+                metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
         logger.info(
             # What it did, e.g. "bounce → bounced, suppressed": what apps were told.
             f"{first.kind} → " + (", ".join(notification.type.removeprefix("email.")

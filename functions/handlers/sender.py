@@ -29,6 +29,7 @@ from mailroom.ports import Mailer
 from mailroom.send import Sender, SendResult
 from mailroom.sending import MessageBusy, TransientSendError
 from mailroom.settings import SenderSettings, sender_settings
+from mailroom.shape import Metric
 
 INVOCATION_MARGIN_SECONDS = 10
 # The switch is read before each send, cached this long: mail that waited out a pause goes
@@ -39,6 +40,9 @@ tracer = Tracer(service=shape.SENDER.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.SENDER.service)
 # Every record failing is reported like any partial failure, not raised: same effect on SQS,
 # and the handler's answer stays one shape.
+# A duplicate (already sent or finished) is no outcome.
+RESULT_METRICS = {SendResult.SENT: Metric.SENT, SendResult.DEFERRED: Metric.DEFERRED,
+                  SendResult.SUPPRESSED: Metric.SUPPRESSED, SendResult.FAILED: Metric.FAILED}
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
@@ -118,7 +122,8 @@ def send_record(record: SQSRecord, deps: Dependencies,
     except Exception as error:
         _after_failed_attempt(deps, record, request, attempt, error)
         raise
-    metrics.add_metric(name=f"Send{result.value.title()}", unit=MetricUnit.Count, value=1)
+    if metric := RESULT_METRICS.get(result):
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     logger.info(result.value, result=result.value)
     return result
 
@@ -127,8 +132,11 @@ def _after_failed_attempt(deps: Dependencies, record: SQSRecord, request: SendRe
                           attempt: int, error: Exception) -> None:
     """Back off through the message's visibility; on the last attempt, record why before
     SQS moves it to the dead-letter queue — whatever failed (SES, DynamoDB, a bug)."""
-    metrics.add_metric(name="SendRetries", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=Metric.RETRIED, unit=MetricUnit.Count, value=1)
+    if isinstance(error, TransientSendError) and error.throttled:
+        metrics.add_metric(name=Metric.THROTTLED, unit=MetricUnit.Count, value=1)
     if attempt >= deps.max_receive_count:
+        metrics.add_metric(name=Metric.FAILED, unit=MetricUnit.Count, value=1)
         logger.error("giving up: the message goes to the dead-letter queue", exc_info=True)
         try:
             deps.sender.give_up(request, attempt, error)

@@ -22,6 +22,9 @@ def utcnow() -> datetime:
 class Status(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
+    # SES took it, and no delivery, bounce or complaint came in the settled window: the
+    # feedback path may be broken. A later event still moves it on.
+    UNCONFIRMED = "unconfirmed"
     DELAYED = "delayed"
     DELIVERED = "delivered"
     BOUNCED = "bounced"
@@ -49,14 +52,15 @@ class Status(StrEnum):
 _RANK = {
     Status.QUEUED: 0,
     Status.SENT: 1,
-    Status.DELAYED: 2,
-    Status.DELIVERED: 3,
-    Status.BOUNCED: 4,
-    Status.REJECTED: 4,
-    Status.RENDER_FAILED: 4,
-    Status.SUPPRESSED: 4,
-    Status.FAILED: 4,
-    Status.COMPLAINED: 5,
+    Status.UNCONFIRMED: 2,
+    Status.DELAYED: 3,
+    Status.DELIVERED: 4,
+    Status.BOUNCED: 5,
+    Status.REJECTED: 5,
+    Status.RENDER_FAILED: 5,
+    Status.SUPPRESSED: 5,
+    Status.FAILED: 5,
+    Status.COMPLAINED: 6,
 }
 
 
@@ -73,6 +77,7 @@ class NotificationType(StrEnum):
     RENDER_FAILED = "email.render_failed"
     SUPPRESSED = "email.suppressed"
     FAILED = "email.failed"
+    UNCONFIRMED = "email.unconfirmed"
     # About the account, not one message: bounce or complaint rates near the pause level.
     REPUTATION_WARNING = "email.reputation_warning"
 

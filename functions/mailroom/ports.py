@@ -50,6 +50,11 @@ class MessageStore(Protocol):
 
     def find_by_ses_message_id(self, ses_message_id: str) -> Message | None: ...
 
+    def awaiting_outcome(self, hour: datetime, sent_before: datetime) -> list[str]:
+        """Ids of messages SES took in `hour` (before `sent_before`) whose status is still
+        `sent`: no outcome has reached them. Read from an index, never a scan."""
+        ...
+
     def claim(self, message_id: str, now: datetime, lease: timedelta) -> Claim:
         """Take the right to call SES for this message, as a lease that expires."""
         ...

@@ -129,6 +129,10 @@ class EventsSettings(_ControlSettings):
     soft_bounce_threshold: int = 3
     soft_bounce_window_days: int = 7
     soft_bounce_suppression_days: int = 14
+    # Mail SES took with no outcome this long after is `unconfirmed` (the sweep, hourly).
+    sweep_settled_hours: int = 24
+    # How far behind the settled window's edge each sweep looks, so missed runs catch up.
+    sweep_lookback_hours: int = 48
 
 
 @lru_cache

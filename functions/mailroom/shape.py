@@ -22,6 +22,33 @@ SERVICE_PREFIX = "mailroom"
 METRICS_NAMESPACE = "Mailroom"
 LOG_LEVEL = "INFO"
 
+
+class Metric(StrEnum):
+    """Every metric the functions emit (EMF, dimensioned by function only: a per-template or
+    per-domain dimension would cost a series each); the alarms and the dashboard read these."""
+
+    ACCEPTED = "Accepted"  # api: queued for sending
+    SENT = "Sent"  # sender: SES took it
+    DEFERRED = "Deferred"  # sender: paused or out of quota, back in the queue
+    RETRIED = "Retried"  # sender: a transient failure, tried again later
+    THROTTLED = "Throttled"  # sender: SES said slow down
+    SUPPRESSED = "Suppressed"  # sender: the address was suppressed after acceptance
+    FAILED = "Failed"  # sender: ended without SES (retries exhausted, configuration)
+    DELIVERED = "Delivered"  # events, from here on
+    HARD_BOUNCED = "HardBounced"
+    SOFT_BOUNCED = "SoftBounced"
+    COMPLAINED = "Complained"
+    REJECTED = "Rejected"
+    RENDER_FAILED = "RenderFailed"
+    UNCONFIRMED = "Unconfirmed"  # the sweep: SES took it, and no outcome came
+    SES_EVENTS = "SesEvents"  # events: every SES event applied
+    MALFORMED_EVENTS = "MalformedSesRecords"
+    SENDING_PAUSED = "SendingPaused"  # events, on its schedule: 1 while paused, else 0
+    REPUTATION_WARNING = "ReputationWarning"  # the guard reached its warning level
+    REPUTATION_PAUSE = "ReputationPause"  # the guard paused sending
+    CANARY_SUCCEEDED = "CanarySucceeded"  # the canary: 1 for a round trip that worked, else 0
+    CANARY_LATENCY = "CanaryLatency"  # seconds from accepted to delivered
+
 # AWS's guidance for Lambda consumers of SQS: visibility timeout at least 6x the timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 # SQS's maximum retention: mail waiting out a pause, and dead letters, keep this long.
@@ -69,11 +96,15 @@ class Table:
 
 
 MESSAGES_BY_SES_ID = Index("by_ses_message_id", partition_key="ses_message_id")
+# Sparse: only mail SES took and no outcome has reached yet carries `awaiting_hour` (the
+# hour it was sent), so the sweep finds what is overdue without a scan.
+MESSAGES_AWAITING_OUTCOME = Index("awaiting_outcome", partition_key="awaiting_hour",
+                                  sort_key="sent_at", projection=Projection.KEYS_ONLY)
 # Sparse: only suppression items carry `reason`, so soft-bounce counters never show up.
 SUPPRESSIONS_BY_REASON = Index("by_reason", partition_key="reason", sort_key="created_at")
 
 MESSAGES = Table(
-    "messages", partition_key="id", indexes=(MESSAGES_BY_SES_ID,),
+    "messages", partition_key="id", indexes=(MESSAGES_BY_SES_ID, MESSAGES_AWAITING_OUTCOME),
     why="Each message's status and timeline; SES events find theirs by SES message id.")
 SUPPRESSIONS = Table(
     "suppressions", partition_key="email", indexes=(SUPPRESSIONS_BY_REASON,),
@@ -250,12 +281,17 @@ class Function:
     access: tuple[Access, ...]
     memory_mb: int = MEMORY_MB
     event_source: EventSource | None = None
-    schedule: Schedule | None = None
+    schedules: tuple[Schedule, ...] = ()
 
     @property
     def service(self) -> str:
         """The Powertools service name: logs, traces and the metrics' `service` dimension."""
         return f"{SERVICE_PREFIX}-{self.name}"
+
+    @property
+    def output_name(self) -> str:
+        """The stack output with the deployed function's name (the CLI invokes it)."""
+        return f"{self.name.capitalize()}FunctionName"
 
     @property
     def wired_settings(self) -> dict[str, Resource]:
@@ -315,12 +351,19 @@ EVENTS = Function(
     "events", "handlers.events.handler", EventsSettings, EVENTS_TIMEOUT_SECONDS,
     "Applies SES events: message timeline, suppressions, notifications",
     event_source=EventSource(EVENTS_QUEUE),
-    schedule=Schedule(10, "reputation_check",
-                      "A quiet hour still confirms or clears the reputation guard's level."),
+    schedules=(
+        Schedule(10, "reputation_check",
+                 "A quiet hour still confirms or clears the reputation guard's level; the "
+                 "pause's gates are brought in line with the sending switch."),
+        Schedule(60, "sweep", "Mail SES took with no outcome after the settled window is "
+                              "marked unconfirmed: the feedback path may be broken."),
+    ),
     access=(
         Access(MESSAGES, ("GetItem", "UpdateItem", "Query"),
                "Find a message by SES message id, append to its timeline, move its status.",
                index=MESSAGES_BY_SES_ID),
+        Access(MESSAGES, ("Query",), "The sweep finds mail awaiting an outcome.",
+               index=MESSAGES_AWAITING_OUTCOME),
         Access(SUPPRESSIONS, ("GetItem", "UpdateItem"),
                "Suppress and count soft bounces: conditional updates on the address's item."),
         Access(NOTIFICATIONS_TOPIC, ("Publish",), "One notification per outcome."),

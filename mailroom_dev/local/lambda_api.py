@@ -1,9 +1,9 @@
-"""A Lambda API stand-in for event source mappings: GetEventSourceMapping,
-UpdateEventSourceMapping (`Enabled`) and ListEventSourceMappings, in Lambda's REST-JSON
-protocol, so the production gate adapter runs unchanged through boto3
-(`AWS_ENDPOINT_URL_LAMBDA`). moto has the same calls, but with an enabled mapping it tries to
-run the function in Docker on every message; here the local pollers are the mappings and
-honour the state this holds.
+"""A Lambda API stand-in for event source mappings — GetEventSourceMapping,
+UpdateEventSourceMapping (`Enabled`) and ListEventSourceMappings — and Invoke of the local
+functions, in Lambda's REST-JSON protocol, so the production gate adapter and the CLI run
+unchanged through boto3 (`AWS_ENDPOINT_URL_LAMBDA`). moto has the same calls, but with an
+enabled mapping it tries to run the function in Docker on every message; here the local
+pollers are the mappings and honour the state this holds.
 
 Like Lambda, a change is not instant: an update leaves the mapping `Enabling` or `Disabling`
 until its poller takes it up (between two receives), and an update in the middle of a change
@@ -26,6 +26,7 @@ from .resources import ACCOUNT_ID, REGION
 log = logging.getLogger("mailroom_dev.local")
 
 MAPPINGS_PATH = "/2015-03-31/event-source-mappings"
+FUNCTIONS_PATH = "/2015-03-31/functions/"
 MAX_REQUEST_BYTES = 64 * 1024
 _SETTLED = {True: "Enabled", False: "Disabled"}
 _CHANGING = {True: "Enabling", False: "Disabling"}
@@ -93,6 +94,8 @@ class LambdaApi:
 
     def __init__(self, mappings: list[EventSourceMapping], port: int = 0) -> None:
         self.mappings = {mapping.uuid: mapping for mapping in mappings}
+        # By function name; each has `invoke(event) -> response` (LambdaFunction).
+        self.functions: dict[str, Any] = {}
         self._server = LoopbackServer(_LambdaRequestHandler, port, app=self)
 
     @property
@@ -110,6 +113,17 @@ class LambdaApi:
             raise LambdaError(404, "ResourceNotFoundException",
                               "The resource you requested does not exist.")
         return self.mappings[mapping_id]
+
+    def invoke(self, name: str, payload: Any) -> tuple[Any, bool]:
+        """The function's response, and whether it raised (Lambda's FunctionError)."""
+        if name not in self.functions:
+            raise LambdaError(404, "ResourceNotFoundException",
+                              f"Function not found: {name}")
+        try:
+            return self.functions[name].invoke(payload), False
+        except Exception as error:
+            log.exception("invoking %s failed", name)
+            return {"errorMessage": str(error), "errorType": type(error).__name__}, True
 
     def handle(self, method: str, path: str, query: dict[str, list[str]],
                payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -148,8 +162,15 @@ class _LambdaRequestHandler(JsonRequestHandler):
             if not isinstance(payload, dict):
                 raise LambdaError(400, "InvalidParameterValueException",
                                   "The request body must be a JSON object.")
-            status, result = api.handle(self.command, url.path.rstrip("/"),
-                                        parse_qs(url.query), payload)
+            path = url.path.rstrip("/")
+            if self.command == "POST" and path.startswith(FUNCTIONS_PATH) \
+                    and path.endswith("/invocations"):
+                name = unquote(path.removeprefix(FUNCTIONS_PATH).removesuffix("/invocations"))
+                result, failed = api.invoke(name, payload)
+                return self.send_json(200, result, [("x-amzn-RequestId", request_id)]
+                                      + ([("X-Amz-Function-Error", "Unhandled")]
+                                         if failed else []))
+            status, result = api.handle(self.command, path, parse_qs(url.query), payload)
         except LambdaError as error:
             return self.send_json(error.status, {"Type": "User", "message": error.message},
                                   [("x-amzn-ErrorType", error.code),

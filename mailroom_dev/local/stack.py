@@ -171,6 +171,8 @@ class LocalStack:
                      for spec in shape.FUNCTIONS}
         for function in functions.values():
             function.load()  # an import error shows now, not on the first request
+        self._lambda_api.functions.update(
+            {spec.service: function for spec, function in functions.items()})
         self._gateway = ApiGatewayEmulator(
             functions[shape.API], self.api_key, port=self.options.api_port)
         self._gateway.start()
@@ -182,8 +184,8 @@ class LocalStack:
             for queue in [resources.queues[spec.event_source.queue.name]]
         ]
         self._pollers += [
-            ScheduledInvoker(function, spec.schedule.event, names.LOCAL_SCHEDULE_SECONDS)
-            for spec, function in functions.items() if spec.schedule
+            ScheduledInvoker(function, schedule.event, names.LOCAL_SCHEDULE_SECONDS)
+            for spec, function in functions.items() for schedule in spec.schedules
         ]
         for poller in self._pollers:
             poller.start()

@@ -203,3 +203,40 @@ def test_updated_at_is_the_time_of_the_last_event_applied_even_an_earlier_one(st
     store.apply_event("m1", event("send", "s", 1))
 
     assert store.get("m1").updated_at == NOW + timedelta(minutes=1)
+
+
+# --- awaiting an outcome (the sweep's index) ---------------------------------------------
+def test_sent_mail_awaits_an_outcome_in_the_hour_it_was_sent(message_store):
+    hour = NOW.replace(minute=0)
+    for name, sent in (("early", hour + timedelta(minutes=5)),
+                       ("late", hour + timedelta(minutes=50)),
+                       ("next_hour", hour + timedelta(minutes=65))):
+        message_store.create(message(name))
+        message_store.record_sent(name, f"ses-{name}", sent)
+    message_store.create(message("never_sent"))
+
+    assert message_store.awaiting_outcome(hour, hour + timedelta(minutes=30)) == ["early"]
+    assert sorted(message_store.awaiting_outcome(hour, hour + timedelta(hours=3))) == [
+        "early", "late"]
+    assert message_store.awaiting_outcome(hour + timedelta(hours=1),
+                                          hour + timedelta(hours=3)) == ["next_hour"]
+
+
+@pytest.mark.parametrize("outcome", [Status.DELIVERED, Status.BOUNCED, Status.DELAYED,
+                                     Status.UNCONFIRMED])
+def test_any_outcome_ends_the_wait(store, outcome):
+    store.record_sent("m1", "ses-1", NOW)
+
+    store.apply_event("m1", event(outcome.value, f"{outcome.value}#1"), status=outcome)
+
+    assert store.awaiting_outcome(NOW, NOW + timedelta(days=1)) == []
+    assert store.get("m1").status is outcome
+
+
+def test_mail_whose_outcome_came_before_its_sent_record_never_awaits(store):
+    store.apply_event("m1", event("delivery", "delivery#1"), status=Status.DELIVERED)
+
+    store.record_sent("m1", "ses-1", NOW)  # the sender's record, after the SES event
+
+    assert store.awaiting_outcome(NOW, NOW + timedelta(days=1)) == []
+    assert store.get("m1").status is Status.DELIVERED

@@ -154,3 +154,22 @@ def api(local_stack: dict[str, Any]) -> Api:
     return Api(local_stack)
 
 
+
+
+def mailroom_cli(config: dict[str, Any], *args: str,
+                 check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The `mailroom` CLI against this local stack, as a user runs it."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AWS_", "MAILROOM_"))}
+    env["MAILROOM_STATE_DIR"] = str(Path(config["outbox_dir"]).parent)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)])
+    return subprocess.run([sys.executable, "-m", "mailroom_dev.cli", *args], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120, check=check)
+
+
+def local_aws(config: dict[str, Any], service: str, endpoint: str) -> Any:
+    """A boto3 client for one of the local stack's AWS stand-ins (`lambda_url`, ...)."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=config[endpoint], region_name=config["region"],
+                        aws_access_key_id="local", aws_secret_access_key="local")

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from .conftest import REPO_ROOT, Api, running_stack
+from .conftest import Api, local_aws, mailroom_cli, running_stack
 
 pytestmark = pytest.mark.e2e
 TEST_DOMAIN = "test.mailroom.example"
@@ -34,10 +30,8 @@ RESUME_DEADLINE = 30  # seconds from the resume to the last waiting message deli
 @pytest.fixture(scope="module")
 def guarded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state_dir = tmp_path_factory.mktemp("mailroom-guard")
-    for config in running_stack(state_dir, reputation_pause_min_sends=str(MIN_SENDS),
-                                reputation_warn_min_sends="10",
-                                sim_max_send_rate=str(SEND_RATE)):
-        yield {**config, "state_dir": str(state_dir)}
+    yield from running_stack(state_dir, reputation_pause_min_sends=str(MIN_SENDS),
+                             reputation_warn_min_sends="10", sim_max_send_rate=str(SEND_RATE))
 
 
 def wait_for(check, timeout: float = 30) -> Any:
@@ -49,19 +43,14 @@ def wait_for(check, timeout: float = 30) -> Any:
     pytest.fail("timed out")
 
 
-def aws(config: dict[str, Any], service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=config[endpoint], region_name=config["region"],
-                        aws_access_key_id="local", aws_secret_access_key="local")
-
-
 def consumer_state(config: dict[str, Any]) -> str:
-    [mapping] = aws(config, "lambda", "lambda_url").list_event_source_mappings(
+    [mapping] = local_aws(config, "lambda", "lambda_url").list_event_source_mappings(
         FunctionName="mailroom-sender")["EventSourceMappings"]
     return str(mapping["State"])
 
 
 def configuration_set_sending(config: dict[str, Any]) -> bool:
-    described = aws(config, "sesv2", "simulator_url").get_configuration_set(
+    described = local_aws(config, "sesv2", "simulator_url").get_configuration_set(
         ConfigurationSetName=config["configuration_set"])
     return bool(described["SendingOptions"]["SendingEnabled"])
 
@@ -70,13 +59,6 @@ def simulated_sends(config: dict[str, Any]) -> Counter[str]:
     with urllib.request.urlopen(config["simulator_url"] + "/_simulator/messages") as response:
         sends = json.load(response)["messages"]
     return Counter(address for send in sends for address in send["destination"])
-
-
-def mailroom(config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MAILROOM_STATE_DIR": config["state_dir"]}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)])
-    return subprocess.run([sys.executable, "-m", "mailroom_dev.cli", *args], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=60, check=True)
 
 
 def test_a_burst_of_bounces_pauses_sending_and_resume_delivers_all_that_waited(
@@ -107,7 +89,7 @@ def test_a_burst_of_bounces_pauses_sending_and_resume_delivers_all_that_waited(
     sent_before_resume = simulated_sends(config)
     assert not any(ids[message_id] in sent_before_resume for message_id in waiting)
 
-    resumed = mailroom(config, "sending", "resume", "--reason", "bounces explained")
+    resumed = mailroom_cli(config, "sending", "resume", "--reason", "bounces explained")
     resumed_at = time.monotonic()
     assert "Sending is enabled." in resumed.stdout
 

@@ -114,6 +114,10 @@ def run_events(module) -> None:
                    "sqs-sns-bounce-permanent-general.json",
                    "sqs-sns-bounce-transient-mailboxfull.json", "sqs-sns-complaint-abuse.json"):
         module.handler(json.loads((EVENTS / sample).read_text()), LambdaContext())
+    from mailroom.shape import EVENTS as EVENTS_FUNCTION
+
+    for schedule in EVENTS_FUNCTION.schedules:  # the guard's check and the gates' reconcile
+        module.handler(schedule.event, LambdaContext())
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_role(

@@ -170,13 +170,17 @@ def test_each_public_route_is_a_resource_without_the_key(synth, route):
     assert all(method["ApiKeyRequired"] is False for method in methods.values())
 
 
-@pytest.mark.parametrize("spec", [f for f in shape.FUNCTIONS if f.schedule],
-                         ids=lambda f: f.name)
-def test_each_scheduled_function_runs_at_its_declared_rate_with_its_task(synth, spec):
+@pytest.mark.parametrize(("spec", "schedule"),
+                         [(f, s) for f in shape.FUNCTIONS for s in f.schedules],
+                         ids=lambda value: getattr(value, "name", None) or value.task)
+def test_each_schedule_runs_its_function_at_its_declared_rate_with_its_task(synth, spec,
+                                                                            schedule):
     function_id, _ = synth.function(spec.handler)
-    [rule] = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
-              if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
-                     for t in r["Properties"]["Targets"])]
+    rules = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
+             if any(t["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+                    for t in r["Properties"]["Targets"])]
+    [rule] = [r for r in rules if json.loads(r["Targets"][0]["Input"]) == schedule.event]
 
-    assert rule["ScheduleExpression"] == f"rate({spec.schedule.every_minutes} minutes)"
-    assert json.loads(rule["Targets"][0]["Input"]) == spec.schedule.event
+    amount, unit = rule["ScheduleExpression"].removeprefix("rate(").rstrip(")").split()
+    assert int(amount) * {"minute": 1, "minutes": 1, "hour": 60, "hours": 60}[unit] == \
+        schedule.every_minutes

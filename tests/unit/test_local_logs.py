@@ -219,7 +219,8 @@ def test_an_invocation_publishes_only_its_function_s_metrics(handler_metrics, ca
     # Given the sender in the middle of a batch, its metrics not flushed yet
     for metrics in handler_metrics.values():
         own_metric_set(metrics, publish=True)
-    handler_metrics["sender"].add_metric(name="SendSent", unit=MetricUnit.Count, value=1)
+    handler_metrics["sender"].add_metric(name=shape.Metric.SENT, unit=MetricUnit.Count,
+                                         value=1)
 
     # When the events function handles a bounce
     event = json.loads((EVENTS / "sqs-sns-bounce-permanent-general.json").read_text())
@@ -231,7 +232,7 @@ def test_an_invocation_publishes_only_its_function_s_metrics(handler_metrics, ca
     # Then its metric document is its own, under its own service
     [document] = emf_documents(capsys.readouterr().out)
     assert document["service"] == shape.EVENTS.service
-    assert "SendSent" not in document
+    assert shape.Metric.SENT not in document
 
 
 def test_unpublished_metrics_are_checked_then_dropped(handler_metrics, capsys,

@@ -125,7 +125,7 @@ def test_the_schedule_checks_the_reputation_even_when_no_event_arrives(guard):
         publisher=guard.publisher, policy=SuppressionPolicy(), counters=guard.counters,
         guard=guard)
 
-    assert events_handler.handler(EVENTS.schedule.event, LambdaContext(), deps=deps) is None
+    assert events_handler.handler(EVENTS.schedules[0].event, LambdaContext(), deps=deps) is None
 
     assert guard.switch.state().source == "reputation_guard"
 
@@ -154,7 +154,7 @@ def test_the_guards_pause_closes_the_gates_and_the_schedule_holds_them_closed(gu
     assert (consumer.open, configuration_set.open) == (False, False)
 
     consumer.open = True  # a deploy or a hand turned the consumer back on
-    events_handler.handler(EVENTS.schedule.event, LambdaContext(), deps=deps)
+    events_handler.handler(EVENTS.schedules[0].event, LambdaContext(), deps=deps)
     assert consumer.open is False
     assert guard.switch.state().paused  # and the guard never resumed by itself
 

@@ -18,7 +18,7 @@ from mailroom.errors import (
     RequestValidationError,
 )
 from mailroom.models import Status
-from mailroom.shape import MAX_BATCH_ITEMS, ROUTES
+from mailroom.shape import MAX_BATCH_ITEMS, ROUTES, Metric
 
 from . import problems
 from .dependencies import IDEMPOTENCY_HOURS, current, logger, metrics
@@ -57,7 +57,7 @@ def send_email(body: Annotated[EmailRequest, Body()],
             details={"field": "idempotency_key", "header": idempotency_key,
                      "body": body.idempotency_key})
     result = accept(body, idempotency_key)
-    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=Metric.ACCEPTED, unit=MetricUnit.Count, value=1)
     logger.info("queued", message_id=result.id)  # no address: logs stay free of them
     return Response(status_code=202, content_type="application/json", body=result)
 
@@ -96,7 +96,7 @@ def send_batch(body: Annotated[BatchRequest, Body()]) -> Response[BatchAccepted]
         results[index] = _item(index, outcome)
     ordered = [results[index] for index in range(len(body.emails))]
     queued = sum(1 for result in ordered if isinstance(result, BatchItemAccepted))
-    metrics.add_metric(name="EmailsAccepted", unit=MetricUnit.Count, value=queued)
+    metrics.add_metric(name=Metric.ACCEPTED, unit=MetricUnit.Count, value=queued)
     logger.info(f"batch: {queued} of {len(ordered)} queued")
     return Response(status_code=202, content_type="application/json",
                     body=BatchAccepted(results=ordered))

@@ -5,7 +5,7 @@ invocations."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,12 +13,20 @@ from botocore.exceptions import ClientError
 
 from ...models import Failure, Message, Status, TimelineEvent
 from ...ports import Claim
-from ...shape import MESSAGES_BY_SES_ID
+from ...shape import MESSAGES_AWAITING_OUTCOME, MESSAGES_BY_SES_ID
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
 from .codec import epoch, from_item, to_attribute, to_item
 from .conditions import is_conditional_failure
 
 SES_MESSAGE_ID_INDEX = MESSAGES_BY_SES_ID.name
+AWAITING_HOUR = MESSAGES_AWAITING_OUTCOME.partition_key
+AWAITING_SINCE = MESSAGES_AWAITING_OUTCOME.sort_key
+
+
+def awaiting_hour(at: datetime) -> str:
+    """The index's partition: one per hour, so a busy hour's writes spread by the hour and
+    the sweep reads only the hours it is due to look at."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem's limit per call
 
 
@@ -45,6 +53,17 @@ class DynamoMessageStore:
             Limit=1,
         ).get("Items", [])
         return _to_message(items[0]) if items else None
+
+    def awaiting_outcome(self, hour: datetime, sent_before: datetime) -> list[str]:
+        paginator = self.client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            IndexName=MESSAGES_AWAITING_OUTCOME.name,
+            KeyConditionExpression=f"{AWAITING_HOUR} = :hour AND {AWAITING_SINCE} < :before",
+            ExpressionAttributeValues={":hour": {"S": awaiting_hour(hour)},
+                                       ":before": {"S": sent_before.isoformat()}},
+        )
+        return [item["id"]["S"] for page in pages for item in page.get("Items", [])]
 
     # --- writes ------------------------------------------------------------------------
     def create(self, message: Message) -> None:
@@ -175,6 +194,12 @@ class DynamoMessageStore:
         if failure is not None:
             update += ", failure = :failure"
             values[":failure"] = to_attribute(failure.model_dump(mode="json"))
+        # Into the sparse index on `sent`, out of it on any outcome.
+        if status is Status.SENT:
+            update += f", {AWAITING_HOUR} = :hour, {AWAITING_SINCE} = :at"
+            values[":hour"] = {"S": awaiting_hour(at)}
+        else:
+            update += f" REMOVE {AWAITING_HOUR}"
         try:
             self.client.update_item(
                 TableName=self.table_name,
