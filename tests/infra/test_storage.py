@@ -29,8 +29,27 @@ def test_messages_are_found_by_ses_message_id(synth):
                         "IndexName": "by_ses_message_id",
                         "KeySchema": [{"AttributeName": "ses_message_id", "KeyType": "HASH"}],
                     }
-                )
+                ),
+                Match.any_value(),
             ],
+        },
+    )
+
+
+def test_mail_awaiting_an_outcome_is_found_by_hour_in_a_keys_only_index(synth):
+    """The sweep's sparse index: only keys, so each sent message costs one small write."""
+    synth.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": Match.array_with([
+                {
+                    "IndexName": "awaiting_outcome",
+                    "KeySchema": [{"AttributeName": "awaiting_hour", "KeyType": "HASH"},
+                                  {"AttributeName": "sent_at", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ]),
         },
     )
 
