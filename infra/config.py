@@ -54,6 +54,11 @@ class MailroomConfig:
     api_rate_limit: float = 50
     api_burst_limit: int = 100
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    # Alarms go to a topic; with an address, it is subscribed (confirm the email AWS sends).
+    alarm_email: str | None = None
+    # The send queue's oldest message older than this, while not paused, raises an alarm:
+    # longer than the ~30 minutes of retries a message rides out on its own.
+    queue_age_alarm_seconds: int = 3600
     templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,6 +111,7 @@ class MailroomConfig:
             "allowed_senders": allowed,
             "hosted_zone_id": text("hosted_zone_id"),
             "hosted_zone_name": text("hosted_zone_name"),
+            "alarm_email": text("alarm_email"),
             "templates": load_templates(templates_file),
         }
         for key, kind in (
@@ -114,6 +120,7 @@ class MailroomConfig:
             ("max_send_rate", float),
             ("api_rate_limit", float),
             ("api_burst_limit", int),
+            ("queue_age_alarm_seconds", int),
         ):
             if (raw := text(key)) is not None:
                 values[key] = kind(raw)

@@ -22,10 +22,13 @@ class SesEvents(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.queues = QueueWithDlq(self, "Queue", queue=shape.EVENTS_QUEUE, factory=factory)
-        self.topic = encrypted_topic(
+        encrypted = encrypted_topic(
             self, "Topic", topic=shape.SES_EVENTS_TOPIC, key=key, factory=factory,
             queues={shape.EVENTS_QUEUE: self.queues.queue},
         )
+        self.topic = encrypted.topic
+        # SES events SNS could not deliver to the queue (a queue policy or key gone wrong).
+        self.subscription_dlq = encrypted.subscription_dlqs[shape.EVENTS_QUEUE]
 
     def add_function(self, factory: FunctionFactory, *, cfg: MailroomConfig) -> None:
         self.function = factory.create(

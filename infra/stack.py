@@ -12,6 +12,7 @@ from .config import MailroomConfig
 from .encryption import MessagingKey
 from .events import SesEvents
 from .functions import FunctionFactory
+from .monitoring import Monitoring, Watched
 from .notifications import Notifications
 from .sending import Sending
 from .ses import Ses
@@ -39,6 +40,17 @@ class MailroomStack(Stack):
         self.sending = Sending(self, "Sending", cfg=cfg, factory=self.factory)
         self.events.add_function(self.factory, cfg=cfg)
         self.api = Api(self, "Api", cfg=cfg, factory=self.factory)
+        self.monitoring = Monitoring(self, "Monitoring", cfg=cfg, key=key, watched=Watched(
+            functions={shape.API: self.api.function, shape.SENDER: self.sending.function,
+                       shape.EVENTS: self.events.function},
+            send_queue=self.sending.queues.queue,
+            events_queue=self.events.queues.queue,
+            dead_letter_queues={
+                "SendDlq": (self.sending.queues.dlq, SEND_DLQ_ACTION),
+                "EventsDlq": (self.events.queues.dlq, EVENTS_DLQ_ACTION),
+                "SubscriptionDlq": (self.events.subscription_dlq, SUBSCRIPTION_DLQ_ACTION),
+            },
+        ))
         self._outputs()
 
     def _outputs(self) -> None:
@@ -67,6 +79,11 @@ class MailroomStack(Stack):
             "TemplatePrefix": (self.cfg.template_prefix, "Prefix of this stack's SES templates"),
             "MessagesTableName": (self.storage.messages.table_name, "Messages table"),
             "SuppressionsTableName": (self.storage.suppressions.table_name, "Suppressions"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn,
+                              "Alarms go here: subscribe a person or a pager"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "SubscriptionDlqUrl": (self.events.subscription_dlq.queue_url,
+                                   "SES events SNS could not deliver to the events queue"),
             **{spec.output_name: (function.function_name, spec.description)
                for spec, function in ((shape.API, self.api.function),
                                       (shape.SENDER, self.sending.function),
@@ -74,3 +91,17 @@ class MailroomStack(Stack):
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
+
+
+SEND_DLQ_ACTION = (
+    "Mail that failed every retry is in the send dead-letter queue; each message's status "
+    "says why (`mailroom status ID`). Fix the cause (SES health, quota, identity), then move "
+    "the messages back to the send queue (SQS console: Start DLQ redrive).")
+EVENTS_DLQ_ACTION = (
+    "SES events the events function could not apply are in the events dead-letter queue; its "
+    "log group (mailroom-events) says why for each record. Fix the cause, then redrive them "
+    "to the events queue: outcomes are applied once, whatever the order.")
+SUBSCRIPTION_DLQ_ACTION = (
+    "SNS could not deliver SES events to the events queue (its queue policy or encryption "
+    "changed?): outcomes are not being recorded. Fix the delivery, then move the messages "
+    "back by hand as the README describes (SQS redrive refuses SNS dead-letter queues).")

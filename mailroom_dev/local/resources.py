@@ -114,8 +114,13 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
     for topic in shape.TOPICS:
         topics[topic.name] = arn = sns.create_topic(Name=topic.name)["TopicArn"]
         for queue in topic.queues:
-            # Raw delivery stays off, as in the stack: the subscriber reads the SNS envelope.
-            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queues[queue.name].arn)
+            # Raw delivery stays off, as in the stack: the subscriber reads the SNS envelope;
+            # what SNS cannot deliver goes to the subscription's own dead-letter queue.
+            dlq_url = sqs.create_queue(QueueName=f"{queue.name}-subscription-dlq", Attributes={
+                "MessageRetentionPeriod": str(queue.dlq_retention_seconds)})["QueueUrl"]
+            redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url)})
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queues[queue.name].arn,
+                          Attributes={"RedrivePolicy": redrive})
     notifications_queue_url = sqs.create_queue(QueueName=NOTIFICATIONS_QUEUE)["QueueUrl"]
     sns.subscribe(
         TopicArn=topics[shape.NOTIFICATIONS_TOPIC.name],

@@ -34,6 +34,8 @@ CONTEXT = {
     "sender_max_concurrency": "3",
     "api_rate_limit": "25",
     "api_burst_limit": "50",
+    "alarm_email": "ops@example.org",
+    "queue_age_alarm_seconds": "1800",
 }
 
 

@@ -49,7 +49,7 @@ def test_visibility_timeout_is_six_times_the_consumer_timeout(synth, handler):
 
 def test_every_queue_is_encrypted_and_tls_only(synth):
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 4  # send + events, each with its DLQ
+    assert len(queues) == 5  # send + events, each with its DLQ, and the subscription DLQ
     for queue in queues.values():
         assert queue["Properties"].get("SqsManagedSseEnabled") or queue["Properties"].get(
             "KmsMasterKeyId"
@@ -72,12 +72,12 @@ def test_every_queue_is_encrypted_and_tls_only(synth):
             )
         }
     )
-    synth.template.resource_properties_count_is("AWS::SQS::QueuePolicy", deny_insecure, 4)
+    synth.template.resource_properties_count_is("AWS::SQS::QueuePolicy", deny_insecure, 5)
 
 
 def test_topics_are_kms_encrypted_and_tls_only(synth):
     topics = synth.resources("AWS::SNS::Topic")
-    assert len(topics) == 2  # ses-events and notifications
+    assert len(topics) == 3  # ses-events, notifications and alarms
     for topic in topics.values():
         assert "KmsMasterKeyId" in topic["Properties"]
     synth.template.resource_properties_count_is(
@@ -93,7 +93,7 @@ def test_topics_are_kms_encrypted_and_tls_only(synth):
                 )
             }
         ),
-        2,
+        3,
     )
 
 
@@ -133,7 +133,8 @@ def test_ses_may_publish_to_the_events_topic(synth):
 
 
 def test_ses_events_reach_the_events_queue_in_their_sns_envelope(synth):
-    [subscription] = synth.resources("AWS::SNS::Subscription").values()
+    [subscription] = [s for s in synth.resources("AWS::SNS::Subscription").values()
+                      if s["Properties"]["Protocol"] == "sqs"]
     props = subscription["Properties"]
     assert props["Protocol"] == "sqs"
     assert not props.get("RawMessageDelivery", False)
@@ -142,3 +143,6 @@ def test_ses_events_reach_the_events_queue_in_their_sns_envelope(synth):
         k for k, q in synth.resources("AWS::SQS::Queue").items() if q["Properties"] is events_queue
     }
     assert props["Endpoint"]["Fn::GetAtt"][0] in queue_ids
+    # What SNS cannot deliver goes to a dead-letter queue of the subscription's own.
+    dlq = synth.stack.resolve(synth.stack.events.subscription_dlq.queue_arn)
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": dlq}
