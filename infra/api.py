@@ -8,13 +8,14 @@ import json
 
 from aws_cdk import Aws, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from mailroom import shape
 
 from .config import MailroomConfig
-from .functions import FunctionFactory
+from .functions import Binding, FunctionFactory, resource_statement
 from .gateway_errors import GATEWAY_ERRORS
 from .nag import acknowledge
 
@@ -109,6 +110,13 @@ class Api(Construct):
             ],
         )
         plan.add_api_key(self.api_key)
+        key_arn = (f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}::/apikeys/"
+                   f"{self.api_key.key_id}")
+
+        def on_key(access: shape.Access) -> list[iam.PolicyStatement]:
+            return resource_statement("apigateway", access, key_arn)
+
+        factory.bind(shape.API_KEY, Binding(identifier=self.api_key.key_id, statements=on_key))
         self._acknowledge()
 
     def _acknowledge(self) -> None:

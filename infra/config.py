@@ -59,6 +59,8 @@ class MailroomConfig:
     # The send queue's oldest message older than this, while not paused, raises an alarm:
     # longer than the ~30 minutes of retries a message rides out on its own.
     queue_age_alarm_seconds: int = 3600
+    # The scheduled canary (`-c canary=off` leaves it out).
+    canary: bool = True
     templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,6 +114,7 @@ class MailroomConfig:
             "hosted_zone_id": text("hosted_zone_id"),
             "hosted_zone_name": text("hosted_zone_name"),
             "alarm_email": text("alarm_email"),
+            "canary": (text("canary") or "on").lower() not in ("off", "false", "no", "0"),
             "templates": load_templates(templates_file),
         }
         for key, kind in (

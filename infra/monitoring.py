@@ -31,6 +31,8 @@ WARN_COMPLAINT_RATE = EventsSettings.model_fields["reputation_warn_complaint_rat
 # 15-minute period always holds one report.
 PAUSE_PERIOD = Duration.minutes(15)
 COUNT_PERIOD = Duration.minutes(5)
+# The canary runs every 15 minutes: a 30-minute period always holds one of its results.
+CANARY_PERIOD = Duration.minutes(30)
 # While paused, mail waits in the send queue for its 14 days; warn with 4 left.
 PAUSED_WAIT_ALARM_SECONDS = 10 * 24 * 3600
 
@@ -49,7 +51,7 @@ def metric(name: shape.Metric, function: shape.Function, statistic: str = "Sum",
            period: Duration = COUNT_PERIOD) -> cw.Metric:
     return cw.Metric(namespace=shape.METRICS_NAMESPACE, metric_name=name.value,
                      dimensions_map={"service": function.service}, statistic=statistic,
-                     period=period, label=name.value)
+                     period=period)
 
 
 class Monitoring(Construct):
@@ -65,7 +67,20 @@ class Monitoring(Construct):
         self._queue_alarms(cfg, watched)
         self._function_alarms(watched)
         self._reputation_alarms()
+        if shape.CANARY in watched.functions:
+            self._canary_alarm()
         self.dashboard = self._dashboard(watched)
+
+    def _canary_alarm(self) -> None:
+        alarm = self._alarm(
+            "CanaryFailed",
+            metric(shape.Metric.CANARY_SUCCEEDED, shape.CANARY, "Minimum", CANARY_PERIOD), 1,
+            "The canary's round trip through the API, the sender, SES and the feedback path "
+            "failed, or the canary did not run at all. Its email.canary_failed notification "
+            "and its log (mailroom-canary) name the hop; `mailroom canary run` tries one now.",
+            comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD)
+        # No data means no canary: as bad as a failed one.
+        alarm.node.default_child.treat_missing_data = "breaching"  # type: ignore[union-attr]
 
     def _alarm(self, name: str, target: cw.IMetric, threshold: float, description: str,
                *, comparison: cw.ComparisonOperator =
@@ -210,4 +225,11 @@ class Monitoring(Construct):
                                function.metric_throttles(label=f"{spec.name} throttles"))]),
             cw.AlarmStatusWidget(title="Alarms", width=12, alarms=list(self.alarms.values())),
         )
+        if shape.CANARY in watched.functions:
+            dashboard.add_widgets(cw.GraphWidget(
+                title="Canary: round trip latency (s) and result", width=24,
+                left=[metric(shape.Metric.CANARY_LATENCY, shape.CANARY, "Average",
+                             CANARY_PERIOD)],
+                right=[metric(shape.Metric.CANARY_SUCCEEDED, shape.CANARY, "Minimum",
+                              CANARY_PERIOD)]))
         return dashboard

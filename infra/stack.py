@@ -8,6 +8,7 @@ from constructs import Construct
 from mailroom import shape
 
 from .api import Api
+from .canary import CanaryCheck
 from .config import MailroomConfig
 from .encryption import MessagingKey
 from .events import SesEvents
@@ -40,9 +41,15 @@ class MailroomStack(Stack):
         self.sending = Sending(self, "Sending", cfg=cfg, factory=self.factory)
         self.events.add_function(self.factory, cfg=cfg)
         self.api = Api(self, "Api", cfg=cfg, factory=self.factory)
+        self.canary = (CanaryCheck(self, "Canary", factory=self.factory,
+                                   api_url=self.api.rest_api.url) if cfg.canary else None)
+        functions = {shape.API: self.api.function, shape.SENDER: self.sending.function,
+                     shape.EVENTS: self.events.function}
+        if self.canary is not None:
+            functions[shape.CANARY] = self.canary.function
+        self.functions = functions
         self.monitoring = Monitoring(self, "Monitoring", cfg=cfg, key=key, watched=Watched(
-            functions={shape.API: self.api.function, shape.SENDER: self.sending.function,
-                       shape.EVENTS: self.events.function},
+            functions=functions,
             send_queue=self.sending.queues.queue,
             events_queue=self.events.queues.queue,
             dead_letter_queues={
@@ -85,9 +92,7 @@ class MailroomStack(Stack):
             "SubscriptionDlqUrl": (self.events.subscription_dlq.queue_url,
                                    "SES events SNS could not deliver to the events queue"),
             **{spec.output_name: (function.function_name, spec.description)
-               for spec, function in ((shape.API, self.api.function),
-                                      (shape.SENDER, self.sending.function),
-                                      (shape.EVENTS, self.events.function))},
+               for spec, function in self.functions.items()},
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -39,6 +39,8 @@ suppressions_app = typer.Typer(help="Addresses Mailroom will not send to.", no_a
 app.add_typer(suppressions_app, name="suppressions")
 sending_app = typer.Typer(help="Pause or resume all sending.", no_args_is_help=True)
 app.add_typer(sending_app, name="sending")
+canary_app = typer.Typer(help="The self-check of the whole path.", no_args_is_help=True)
+app.add_typer(canary_app, name="canary")
 
 console = Console()
 errors = Console(stderr=True)
@@ -500,6 +502,46 @@ def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
                   f"{warn['min_sends']} to warn, {pause['min_sends']} to pause; mail to the SES "
                   "simulator and the canary does not count).")
     return None
+
+
+@canary_app.command("run")
+def canary_run(
+    ctx: typer.Context,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the delivery.")] = 60,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send one canary email (to the SES mailbox simulator, tagged so it never counts) and
+    follow it to its delivery; if it does not get there, say which hop broke. Exit 1 then."""
+    from mailroom.canary import Canary
+    from mailroom.templates import TemplateCatalog
+
+    api = _settings(ctx).api()
+    template = TemplateCatalog.load().get("welcome")
+    canary = Canary(_CliCanaryApi(api), template="welcome", data=dict(template.example))
+    with console.status("Following the canary email…"):
+        verdict = canary.round_trip(timeout)
+    if as_json:
+        _print_json(verdict.to_dict())
+    elif verdict.healthy:
+        console.print(f"[green]Healthy round trip[/]: accepted → sent → delivered in "
+                      f"{verdict.latency_seconds:.1f} s ({verdict.message_id}).")
+    else:
+        console.print(f"[red]Broken at the {verdict.hop} hop[/] (message "
+                      f"{verdict.message_id}, {verdict.status}): {verdict.explanation}")
+    if not verdict.healthy:
+        raise typer.Exit(1)
+
+
+class _CliCanaryApi:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def send(self, request: dict[str, Any]) -> str:
+        return str(self.api.call("POST", "/v1/emails", request)["id"])
+
+    def get(self, message_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.api.call("GET", f"/v1/emails/{quote(message_id)}")
+        return answer
 
 
 @app.command("sweep")

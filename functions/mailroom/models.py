@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MESSAGE_ID_TAG = "mailroom_id"
 # Message tag of the self-check canary's mail, counted apart from real mail.
 CANARY_TAG = "mailroom_canary"
+# The SES mailbox simulator's domain: its mail never counts toward reputation.
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
 
 
 def utcnow() -> datetime:
@@ -80,6 +82,8 @@ class NotificationType(StrEnum):
     UNCONFIRMED = "email.unconfirmed"
     # About the account, not one message: bounce or complaint rates near the pause level.
     REPUTATION_WARNING = "email.reputation_warning"
+    # About the pipeline: the canary's round trip broke at a hop.
+    CANARY_FAILED = "email.canary_failed"
 
 
 class SuppressionReason(StrEnum):
@@ -214,7 +218,7 @@ class Notification(BaseModel):
     type: NotificationType
     occurred_at: datetime
     message_id: str | None
-    recipient: str | None = None  # None only on email.reputation_warning
+    recipient: str | None = None  # None only on the account's and the pipeline's news
     template: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     status: Status | None = None
@@ -225,3 +229,5 @@ class Notification(BaseModel):
     suppression: Suppression | None = None
     # Only on email.reputation_warning: the figures and thresholds.
     reputation: dict[str, Any] | None = None
+    # Only on email.canary_failed: which hop broke and what to check.
+    canary: dict[str, Any] | None = None

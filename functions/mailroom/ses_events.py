@@ -27,9 +27,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 
 from .addresses import normalize
-from .models import MESSAGE_ID_TAG, NotificationType, Status
+from .models import MESSAGE_ID_TAG, SIMULATOR_DOMAIN, NotificationType, Status
 
-SIMULATOR_DOMAIN = "simulator.amazonses.com"
 # The complaint feedback type that says the recipient marked the mail as not spam.
 NOT_SPAM = "not-spam"
 # SES sends this once, when an identity's notifications are pointed at a topic: not an event.

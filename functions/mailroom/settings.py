@@ -17,9 +17,6 @@ ENV_PREFIX = "MAILROOM_"
 class _Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
 
-    messages_table: str
-    suppressions_table: str
-
     @classmethod
     def env_names(cls) -> set[str]:
         """Environment variable names this function reads."""
@@ -50,7 +47,14 @@ class _Settings(BaseSettings):
         return env
 
 
-class _ReputationSettings(_Settings):
+class _StoreSettings(_Settings):
+    """The functions that read and write messages and suppressions."""
+
+    messages_table: str
+    suppressions_table: str
+
+
+class _ReputationSettings(_StoreSettings):
     """The reputation guard's thresholds (DESIGN §2), read by the events function that acts
     on them and by the api function that reports them. Rates are fractions: 0.04 is 4%."""
 
@@ -96,7 +100,7 @@ class ApiSettings(_ControlSettings):
     _split_allowed_senders = field_validator("allowed_senders", mode="before")(_split_csv)
 
 
-class SenderSettings(_Settings):
+class SenderSettings(_StoreSettings):
     configuration_set: str
     control_table: str
     notifications_topic_arn: str
@@ -135,6 +139,16 @@ class EventsSettings(_ControlSettings):
     sweep_lookback_hours: int = 48
 
 
+class CanarySettings(_Settings):
+    """The canary: one tagged email through the public API per run, checked the next run."""
+
+    control_table: str
+    notifications_topic_arn: str
+    api_url: str  # the API's base URL, ending in its stage
+    api_key_id: str  # the key's value is read from API Gateway, never kept in the environment
+    canary_template: str = "welcome"  # sent with its own sample data
+
+
 @lru_cache
 def api_settings() -> ApiSettings:
     return ApiSettings()  # type: ignore[call-arg]
@@ -148,3 +162,8 @@ def sender_settings() -> SenderSettings:
 @lru_cache
 def events_settings() -> EventsSettings:
     return EventsSettings()  # type: ignore[call-arg]
+
+
+@lru_cache
+def canary_settings() -> CanarySettings:
+    return CanarySettings()  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from .settings import ApiSettings, EventsSettings, SenderSettings, _Settings
+from .settings import ApiSettings, CanarySettings, EventsSettings, SenderSettings, _Settings
 
 SERVICE_PREFIX = "mailroom"
 METRICS_NAMESPACE = "Mailroom"
@@ -224,7 +224,19 @@ class Consumer:
 
 SENDER_CONSUMER = Consumer("sender")
 
-Resource = Table | Queue | Topic | SesSending | Consumer
+
+@dataclass(frozen=True)
+class ApiKey:
+    """The API's key, kept by API Gateway: a function that calls the API reads its value
+    from there, so it is never in a template or an environment in clear."""
+
+    name: str = "api-key"
+    setting: str = "api_key_id"
+
+
+API_KEY = ApiKey()
+
+Resource = Table | Queue | Topic | SesSending | Consumer | ApiKey
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -375,7 +387,19 @@ EVENTS = Function(
         *PAUSE_ACCESS,
     ),
 )
-FUNCTIONS = (API, SENDER, EVENTS)
+CANARY = Function(
+    "canary", "handlers.canary.handler", CanarySettings, 30,
+    "Sends one tagged email through the API and checks the last one's round trip",
+    memory_mb=256,
+    schedules=(Schedule(15, "canary", "The whole path, checked end to end: a broken hop is "
+                                      "found within two runs."),),
+    access=(
+        Access(CONTROL, ("GetItem", "PutItem"), "Remember the last canary message."),
+        Access(API_KEY, ("GET",), "Read the key's value to call the API like an app."),
+        Access(NOTIFICATIONS_TOPIC, ("Publish",), "A failed round trip, naming the hop."),
+    ),
+)
+FUNCTIONS = (API, SENDER, EVENTS, CANARY)
 
 
 # --- the HTTP API -----------------------------------------------------------------------------

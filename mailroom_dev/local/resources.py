@@ -32,8 +32,16 @@ ALLOWED_SENDERS = "mailroom.example.com"
 LOCAL_FLEET_CONCURRENCY = 1
 # Retry within seconds, not minutes: locally one watches retries happen.
 LOCAL_RETRY_BASE_SECONDS = 1
-# Scheduled invocations every half minute, whatever the stack's rate: quick to watch.
+# Scheduled invocations every half minute, whatever the stack's rate: quick to watch. The
+# canary keeps its own rate: every half minute it would fill the outbox with its mail.
 LOCAL_SCHEDULE_SECONDS = 30
+AT_DECLARED_RATE = {"canary"}
+
+
+def local_schedule_seconds(schedule: shape.Schedule) -> float:
+    if schedule.task in AT_DECLARED_RATE:
+        return schedule.every_minutes * 60.0
+    return LOCAL_SCHEDULE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class Resources:
     notifications_queue_url: str
     # Each function's SQS event source mapping id, served by the local Lambda stand-in.
     consumers: Mapping[str, str]
+    api_key_id: str = ""  # the API key's id in moto's API Gateway, once the stack made it
 
     def identifier(self, resource: shape.Resource) -> str:
         """What a function's setting holds for `resource`, as in the deployed stack: a
@@ -67,6 +76,8 @@ class Resources:
             return self.topics[resource.name]
         if isinstance(resource, shape.Consumer):
             return self.consumers[resource.function]
+        if isinstance(resource, shape.ApiKey):
+            return self.api_key_id
         return CONFIGURATION_SET
 
     @property

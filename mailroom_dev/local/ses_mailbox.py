@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-SIMULATOR_DOMAIN = "simulator.amazonses.com"
+from mailroom.models import SIMULATOR_DOMAIN
+
 # RFC 2606 reserves .example: no real mailbox can ever be at it.
 TEST_DOMAIN = "test.mailroom.example"
 

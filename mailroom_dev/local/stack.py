@@ -14,7 +14,7 @@ import secrets
 import socket
 import string
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +120,20 @@ class LocalStack:
         ensure_port_free(options.simulator_port, "MAILROOM_SIM_PORT", "the SES simulator")
         aws_url = self._start_moto(options.aws_port)
         clients = _clients(aws_url, options.region)
-        self.resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"])
-        self._simulator = self._start_simulator(clients["sns"], self.resources)
-        self._lambda_api = self._start_lambda_api(self.resources)
+        resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"])
+        # API Gateway keeps the key, as in AWS: the canary reads its value from there.
+        key_id = clients["apigateway"].create_api_key(
+            name="mailroom-local", value=self.api_key, enabled=True)["id"]
+        self.resources = resources = replace(resources, api_key_id=key_id)
+        self._simulator = self._start_simulator(clients["sns"], resources)
+        self._lambda_api = self._start_lambda_api(resources)
+        # Known before the API starts: the canary calls it, and reads its URL at start.
+        api_port = options.api_port or free_port()
         # The handlers read endpoints and names from the environment, so it comes first.
         self._set_environment(handler_environment(
-            self.resources, aws_url, self._simulator.url, self._lambda_api.url, options.region))
-        self._start_functions(clients["sqs"], self.resources)
+            resources, aws_url, self._simulator.url, self._lambda_api.url, options.region,
+            api_url=f"http://{LOOPBACK}:{api_port}"))
+        self._start_functions(clients["sqs"], resources, api_port)
         self.config = self._describe(aws_url)
         if options.write_state_file:
             self._write_state_file()
@@ -162,7 +169,7 @@ class LocalStack:
         lambda_api.start()
         return lambda_api
 
-    def _start_functions(self, sqs: Any, resources: Resources) -> None:
+    def _start_functions(self, sqs: Any, resources: Resources, api_port: int) -> None:
         """Every function the shape declares: the api function behind the API Gateway
         emulator, each function with an SQS event source behind a poller of its queue."""
         assert self._lambda_api is not None
@@ -173,8 +180,7 @@ class LocalStack:
             function.load()  # an import error shows now, not on the first request
         self._lambda_api.functions.update(
             {spec.service: function for spec, function in functions.items()})
-        self._gateway = ApiGatewayEmulator(
-            functions[shape.API], self.api_key, port=self.options.api_port)
+        self._gateway = ApiGatewayEmulator(functions[shape.API], self.api_key, port=api_port)
         self._gateway.start()
         self._pollers = [
             SqsPoller(sqs, queue.url, queue.arn, function, self.options.region,
@@ -184,7 +190,7 @@ class LocalStack:
             for queue in [resources.queues[spec.event_source.queue.name]]
         ]
         self._pollers += [
-            ScheduledInvoker(function, schedule.event, names.LOCAL_SCHEDULE_SECONDS)
+            ScheduledInvoker(function, schedule.event, names.local_schedule_seconds(schedule))
             for spec, function in functions.items() for schedule in spec.schedules
         ]
         for poller in self._pollers:
@@ -279,7 +285,8 @@ class LocalStack:
 
 
 def handler_environment(
-    resources: Resources, aws_url: str, ses_url: str, lambda_url: str, region: str
+    resources: Resources, aws_url: str, ses_url: str, lambda_url: str, region: str,
+    api_url: str,
 ) -> dict[str, str]:
     """Everything the handlers read from the environment: AWS endpoints and credentials,
     Powertools switches, and every name of the functions' settings models."""
@@ -296,7 +303,7 @@ def handler_environment(
         "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
     }
-    env.update(settings_environment(resources))
+    env.update(settings_environment(resources, api_url=api_url))
     return env
 
 
@@ -313,10 +320,12 @@ LOCAL_DEFAULTS: dict[str, object] = {
     "retry_base_seconds": names.LOCAL_RETRY_BASE_SECONDS,
     # Check the reputation after every batch of outcomes, so trying it is immediate.
     "reputation_check_seconds": 0,
+    # Where the canary finds the API; the running stack wires its own.
+    "api_url": f"http://{LOOPBACK}:{DEFAULT_API_PORT}",
 }
 
 
-def settings_environment(resources: Resources) -> dict[str, str]:
+def settings_environment(resources: Resources, **wiring: object) -> dict[str, str]:
     """A value for every variable of every function's settings model. Resource names come
     from the stack, as the CDK function factory sets them; tunables keep a developer's value
     if set, else the local default or the model's own — and a new required setting fails
@@ -326,7 +335,8 @@ def settings_environment(resources: Resources) -> dict[str, str]:
         fields = spec.settings.model_fields
         wired: dict[str, object] = {setting: resources.identifier(resource)
                                     for setting, resource in spec.wired_settings.items()}
-        wired |= {name: value for name, value in LOCAL_WIRING.items() if name in fields}
+        wired |= {name: value for name, value in (LOCAL_WIRING | wiring).items()
+                  if name in fields}
         tunable = {name: value for name, value in LOCAL_DEFAULTS.items() if name in fields}
         tunable |= {name: os.environ[variable] for name in fields
                     if (variable := f"{ENV_PREFIX}{name}".upper()) in os.environ
@@ -353,8 +363,15 @@ def _clients(endpoint_url: str, region: str) -> dict[str, Any]:
     )
     return {
         service: session.client(service, endpoint_url=endpoint_url)
-        for service in ("dynamodb", "sqs", "sns")
+        for service in ("dynamodb", "sqs", "sns", "apigateway")
     }
+
+
+def free_port() -> int:
+    """A port nobody listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
 
 
 def ensure_port_free(port: int, variable: str, what: str) -> None:

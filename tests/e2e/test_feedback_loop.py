@@ -87,3 +87,39 @@ def test_sweeping_needs_aws_access_not_only_an_api_key(local_stack, tmp_path):
 
     assert result.returncode == 2
     assert "needs AWS access" in result.stderr
+
+
+def test_the_canary_reports_a_healthy_round_trip(local_stack):
+    result = mailroom_cli(local_stack, "canary", "run", "--json")
+
+    verdict = json.loads(result.stdout)
+    assert verdict["healthy"] is True and verdict["latency_seconds"] > 0
+    message = Api(local_stack).call("GET", f"/v1/emails/{verdict['message_id']}")[1]
+    assert message["tags"] == {"mailroom_canary": "1"}
+
+
+def test_the_canary_names_the_feedback_hop_when_the_events_path_is_stopped(
+        local_stack, events_path_stopped):
+    result = mailroom_cli(local_stack, "canary", "run", "--timeout", "5", check=False)
+
+    assert result.returncode == 1
+    assert "Broken at the feedback hop" in result.stdout
+    assert "SES's Send event never came back" in result.stdout
+
+
+def test_the_scheduled_canary_checks_the_last_round_trip(local_stack):
+    """The canary function as its schedule runs it, invoked through the local Lambda API:
+    the first run sends, the next one checks that message."""
+    client = local_aws(local_stack, "lambda", "lambda_url")
+
+    def run() -> Any:
+        response = client.invoke(FunctionName="mailroom-canary",
+                                 Payload=json.dumps({"mailroom_task": "canary"}).encode())
+        assert "FunctionError" not in response
+        return json.loads(response["Payload"].read())
+
+    run()  # sends one (and checks any earlier one)
+    time.sleep(3)  # the simulator delivers within a second
+    verdict = run()
+
+    assert verdict["healthy"] is True, verdict

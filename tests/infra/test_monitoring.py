@@ -16,7 +16,7 @@ ALARMS = {"SendDlqNotEmpty", "EventsDlqNotEmpty", "SubscriptionDlqNotEmpty",
           "SendQueueBacklog", "PausedMailNearExpiry", "ApiErrors", "ApiThrottles",
           "SenderErrors", "SenderThrottles", "EventsErrors", "EventsThrottles",
           "SesBounceRate", "SesComplaintRate", "ReputationWarning", "ReputationPause",
-          "SendingPaused"}
+          "SendingPaused", "CanaryErrors", "CanaryThrottles", "CanaryFailed"}
 
 
 def alarms(synth) -> dict[str, dict[str, Any]]:
@@ -33,7 +33,9 @@ def test_every_alarm_is_there_and_notifies_the_alarm_topic_both_ways(synth):
     assert set(found) == ALARMS
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], name
-        assert alarm["TreatMissingData"] == "notBreaching", name
+        # No data is no trouble, except from the canary: no data means it is not running.
+        missing = "breaching" if name == "CanaryFailed" else "notBreaching"
+        assert alarm["TreatMissingData"] == missing, name
 
 
 def test_each_alarm_says_what_it_means_and_what_to_do_first(synth):
@@ -90,10 +92,14 @@ def test_ses_reputation_alarms_fire_before_ses_reviews_the_account(synth):
 
 def test_our_metric_alarms_read_what_the_functions_emit(synth):
     emitted = {member.value for member in shape.Metric}
-    for name, alarm in alarms(synth).items():
-        if alarm.get("Namespace") == shape.METRICS_NAMESPACE:
-            assert alarm["MetricName"] in emitted, name
-            assert [d["Name"] for d in alarm["Dimensions"]] == ["service"], name
+    ours = {name: alarm for name, alarm in alarms(synth).items()
+            if alarm.get("Namespace") == shape.METRICS_NAMESPACE}
+
+    assert set(ours) == {"ReputationWarning", "ReputationPause", "SendingPaused",
+                         "CanaryFailed"}
+    for name, alarm in ours.items():
+        assert alarm["MetricName"] in emitted, name
+        assert [d["Name"] for d in alarm["Dimensions"]] == ["service"], name
 
 
 def test_one_dashboard_shows_the_flow_rates_queues_dead_letters_and_errors(synth):
@@ -111,3 +117,41 @@ def test_one_dashboard_shows_the_flow_rates_queues_dead_letters_and_errors(synth
     assert {shape.Metric.ACCEPTED, shape.Metric.SENT, shape.Metric.DELIVERED,
             shape.Metric.HARD_BOUNCED, shape.Metric.SOFT_BOUNCED, shape.Metric.COMPLAINED,
             shape.Metric.UNCONFIRMED, shape.Metric.RETRIED, shape.Metric.THROTTLED} <= ours
+
+
+def test_the_canary_runs_every_15_minutes_and_alarms_on_a_failed_or_missing_result(synth):
+    [schedule] = shape.CANARY.schedules
+    assert schedule.every_minutes == 15
+    alarm = alarms(synth)["CanaryFailed"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        shape.Metric.CANARY_SUCCEEDED, "Minimum", 1800)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+
+
+def test_the_canary_reads_the_api_key_from_api_gateway_never_from_its_environment(synth):
+    _, function = synth.function(shape.CANARY.handler)
+    env = function["Properties"]["Environment"]["Variables"]
+    key_id = synth.stack.resolve(synth.stack.api.api_key.key_id)
+
+    assert env["MAILROOM_API_KEY_ID"] == key_id
+    assert not any("value" in name.lower() or name.endswith("_API_KEY") for name in env)
+    [read] = [s for s in synth.role_statements(shape.CANARY.handler)
+              if s["Action"] == "apigateway:GET"]
+    assert key_id in read["Resource"]["Fn::Join"][1]
+    assert env["MAILROOM_API_URL"]["Fn::Join"][1][0] == "https://"
+
+
+def test_without_the_canary_there_is_no_canary_function_or_alarm(tmp_path):
+    import aws_cdk as cdk
+
+    from infra.config import MailroomConfig
+    from infra.stack import MailroomStack
+    from tests.infra.conftest import CONTEXT
+
+    app = cdk.App(outdir=str(tmp_path), context={**CONTEXT, "canary": "off",
+                                                 "aws:cdk:bundling-stacks": []})
+    stack = MailroomStack(app, cfg=MailroomConfig.from_context(app.node.try_get_context))
+
+    assert stack.canary is None
+    assert "CanaryFailed" not in stack.monitoring.alarms
+    assert shape.CANARY not in stack.functions

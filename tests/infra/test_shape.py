@@ -13,7 +13,7 @@ from mailroom import shape
 pytestmark = pytest.mark.infra
 
 SERVICE_OF = {shape.Table: "dynamodb", shape.Queue: "sqs", shape.Topic: "sns",
-              shape.SesSending: "ses", shape.Consumer: "lambda"}
+              shape.SesSending: "ses", shape.Consumer: "lambda", shape.ApiKey: "apigateway"}
 
 
 def logical_id(synth, construct) -> str:
@@ -113,6 +113,10 @@ def bound_arn(synth, resource: shape.Resource) -> Any:
         return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":lambda:",
                                   {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
                                   ":event-source-mapping:", mapping]]}
+    if isinstance(resource, shape.ApiKey):
+        key = synth.stack.resolve(synth.stack.factory.bound(resource).identifier)
+        return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":apigateway:",
+                                  {"Ref": "AWS::Region"}, "::/apikeys/", key]]}
     return None  # SES: its ARNs are checked in test_functions.py
 
 

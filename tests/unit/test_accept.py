@@ -116,6 +116,16 @@ def test_tags_that_break_ses_rules_or_are_reserved_are_refused(acceptor, tags):
         acceptor.accept(request(tags=tags))
 
 
+def test_the_canary_tag_is_taken_only_on_mail_to_the_ses_mailbox_simulator(acceptor):
+    """It takes mail out of the guard's figures: mail to people must always count."""
+    acceptor.accept(request(to="success@simulator.amazonses.com",
+                            tags={"mailroom_canary": "1"}))
+    assert acceptor.queue.sent[0].tags == {"mailroom_canary": "1"}
+
+    with pytest.raises(RequestValidationError, match="reserved for the canary"):
+        acceptor.accept(request(to="ada@example.com", tags={"mailroom_canary": "1"}))
+
+
 def test_a_suppressed_recipient_is_refused_with_reason_and_since(acceptor):
     acceptor.suppressions.put(Suppression(
         email="ada@example.com", reason=SuppressionReason.HARD_BOUNCE,
