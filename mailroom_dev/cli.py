@@ -30,7 +30,9 @@ from mailroom import shape
 from mailroom.models import Status
 
 app = typer.Typer(
-    help="Mailroom: transactional email on Amazon SES. Operate a local or deployed stack.",
+    help="Mailroom: transactional email on Amazon SES. Operate a local or deployed stack: "
+         "--stack NAME, or MAILROOM_API_URL + MAILROOM_API_KEY, or else the local stack "
+         "(`make dev`, found through .mailroom/local.json).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -478,8 +480,13 @@ def _print_sending(state: dict[str, Any], as_json: bool) -> None:
         return _print_json(state)
     if state["sending"] == "paused":
         console.print(f"Sending is [bold red]paused[/] since {state['since']}: {state['reason']}")
-    else:
-        console.print("Sending is [bold green]enabled[/].")
+        return None
+    console.print("Sending is [bold green]enabled[/].")
+    if state.get("since"):
+        console.print(f"Last resumed {state['since']}"
+                      + (f" by {state['by']}" if state.get("by") else "")
+                      + (f": {state['reason']}" if state.get("reason") else "") + ".")
+    return None
 
 
 @app.command("reputation")
@@ -498,6 +505,9 @@ def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     table.add_row("complaints", f"{figures['complaint_rate']:.3%}", str(figures["complaints"]),
                   f"{warn['complaint_rate']:.3%}", f"{pause['complaint_rate']:.3%}")
     console.print(table)
+    if _after_now(figures["since"]):
+        console.print(f"The figures were accepted at the last resume: counting starts again "
+                      f"at {figures['since']}.")
     console.print(f"{figures['sends']} sends of real mail (the guard acts from "
                   f"{warn['min_sends']} to warn, {pause['min_sends']} to pause; mail to the SES "
                   "simulator and the canary does not count).")
@@ -508,7 +518,7 @@ def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def canary_run(
     ctx: typer.Context,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the delivery.")] = 60,
-    as_json: JsonFlag = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Send one canary email (to the SES mailbox simulator, tagged so it never counts) and
     follow it to its delivery; if it does not get there, say which hop broke. Exit 1 then."""
@@ -549,7 +559,7 @@ def sweep(
     ctx: typer.Context,
     settled_hours: Annotated[float | None, typer.Option(
         help="Mark mail sent longer ago than this (default: the stack's window, 24 h).")] = None,
-    as_json: JsonFlag = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ids marked as JSON.")] = False,
 ) -> None:
     """Mark mail SES took but reported nothing about since as `unconfirmed`, now rather
     than at the next hourly sweep. Needs AWS access (or the local stack)."""
@@ -572,6 +582,12 @@ def sweep(
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _after_now(moment: str) -> bool:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")) > datetime.now(UTC)
 
 
 class NeedsAws(CliError):
@@ -600,7 +616,8 @@ def invoke(settings: Settings, spec: shape.Function, event: dict[str, Any]) -> A
             raise CliError(f"The stack has no {spec.output_name} output: deploy this version.")
     else:
         raise NeedsAws(f"This command invokes the {spec.name} function, so it needs AWS "
-                       "access: pass --stack NAME (an API URL and key are not enough).")
+                       "access: pass --stack NAME, or run it against the local stack "
+                       "(`make dev`); an API URL and key are not enough.")
     try:
         response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     except (BotoCoreError, ClientError) as error:

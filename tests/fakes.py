@@ -22,6 +22,7 @@ from mailroom.counting import (
 )
 from mailroom.errors import InvalidCursor
 from mailroom.models import (
+    RETRIES_EXHAUSTED,
     Failure,
     Message,
     Notification,
@@ -91,6 +92,16 @@ class FakeMessageStore:
             status=Status.SENT,
             ses_message_id=ses_message_id,
         )
+
+    def reopen(self, message_id: str, event: TimelineEvent) -> bool:
+        message = self.messages.get(message_id)
+        if (message is None or message.status is not Status.FAILED or message.ses_message_id
+                or message.failure is None or message.failure.reason != RETRIES_EXHAUSTED
+                or any(seen.key == event.key for seen in message.events)):
+            return False
+        message.status, message.failure, message.updated_at = Status.QUEUED, None, event.at
+        message.events.append(event)
+        return True
 
     def apply_event(
         self,

@@ -166,7 +166,7 @@ def _sweep(deps: Dependencies, event: dict[str, Any]) -> dict[str, Any]:
     marked = deps.sweep.run(None if settled is None else timedelta(seconds=float(settled)))
     if marked:
         metrics.add_metric(name=Metric.UNCONFIRMED, unit=MetricUnit.Count, value=len(marked))
-        logger.warning(f"{len(marked)} sent messages had no outcome: marked unconfirmed",
+        logger.warning(f"marked unconfirmed: {len(marked)} sent message(s) with no outcome",
                        message_ids=marked[:20])
     return {"unconfirmed": marked}
 

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MESSAGE_ID_TAG = "mailroom_id"
 # Message tag of the self-check canary's mail, counted apart from real mail.
 CANARY_TAG = "mailroom_canary"
+# The failure reason of mail whose every send attempt failed (it is in the send DLQ): the
+# one kind of message a redrive may reopen.
+RETRIES_EXHAUSTED = "retries_exhausted"
 # The SES mailbox simulator's domain: its mail never counts toward reputation.
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 

@@ -65,6 +65,13 @@ class MessageStore(Protocol):
 
     def record_sent(self, message_id: str, ses_message_id: str, at: datetime) -> None: ...
 
+    def reopen(self, message_id: str, event: TimelineEvent) -> bool:
+        """The one exception to forward-only status (DESIGN §2): a message that ended
+        `failed` with `retries_exhausted` and that SES never took (no SES message id) goes
+        back to `queued`, with `event` (a `redriven` entry) on its timeline. False, and
+        nothing changed, for any other message."""
+        ...
+
     def apply_event(
         self,
         message_id: str,

@@ -131,6 +131,8 @@ class Guard:
         now = self.clock()
         reputation = assess(self.counters, self.switch, self.policy, now)
         if reputation.level is Level.PAUSED:
+            if self.switch.state().paused:
+                return reputation  # paused already (by us or a person): nothing to change
             paused = SendingState(paused=True, since=now, source=SOURCE,
                                   reason=f"Reputation guard: {reputation.describe()}. "
                                          "Find the cause, then resume.")

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from .addresses import normalize
 from .models import (
+    RETRIES_EXHAUSTED,
     Failure,
     Notification,
     NotificationType,
@@ -187,7 +188,7 @@ class Sender:
         """The last attempt failed transiently: record it before SQS moves the message to
         the dead-letter queue, so its status says what happened and what to do."""
         self._finish(request, Status.FAILED, Failure(
-            reason="retries_exhausted",
+            reason=RETRIES_EXHAUSTED,
             action="SES kept failing temporarily; the message is in the send dead-letter "
                    "queue. Check SES health and quotas, then send it again.",
             diagnostic=f"{attempts} attempts; last error: {error}",

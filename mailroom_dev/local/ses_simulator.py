@@ -312,9 +312,11 @@ class SesSimulator:
         if not isinstance(enabled, bool):
             raise _bad_request("SendingEnabled must be a boolean.")
         with self._lock:
+            changed = self.configuration_set_sending_enabled != enabled
             self.configuration_set_sending_enabled = enabled
-        log.info("configuration set %s: sending %s", name,
-                 "enabled" if enabled else "disabled", extra=about(SES))
+        if changed:
+            log.info("configuration set %s: sending %s", name,
+                     "enabled" if enabled else "disabled", extra=about(SES))
         return {}
 
     def _known_configuration_set(self, name: str) -> None:

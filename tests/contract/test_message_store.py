@@ -240,3 +240,42 @@ def test_mail_whose_outcome_came_before_its_sent_record_never_awaits(store):
 
     assert store.awaiting_outcome(NOW, NOW + timedelta(days=1)) == []
     assert store.get("m1").status is Status.DELIVERED
+
+
+# --- reopening for a redrive (the one exception to forward-only) -------------------------
+EXHAUSTED = Failure(reason="retries_exhausted", action="…", diagnostic="8 attempts")
+REDRIVEN = TimelineEvent(type="redriven", at=NOW + timedelta(hours=1), key="redriven#1",
+                         detail={"by": "ada"})
+
+
+def failed(store, **changes) -> None:
+    store.apply_event("m1", event("failed", "failed#m1"), status=Status.FAILED,
+                      failure=changes.get("failure", EXHAUSTED))
+
+
+def test_mail_that_failed_every_retry_reopens_as_queued_with_who_redrove_it(store):
+    failed(store)
+
+    assert store.reopen("m1", REDRIVEN) is True
+
+    message = store.get("m1")
+    assert (message.status, message.failure) == (Status.QUEUED, None)
+    assert message.events[-1] == REDRIVEN
+    assert store.claim("m1", NOW + timedelta(hours=1), LEASE) is Claim.CLAIMED
+    assert store.reopen("m1", REDRIVEN) is False  # once
+
+
+@pytest.mark.parametrize("case", ["sent", "bounced", "other_failure"])
+def test_nothing_else_reopens(store, case):
+    if case == "sent":
+        store.record_sent("m1", "ses-1", NOW)
+        failed(store)  # a failure recorded after SES took it: SES has it, never again
+    elif case == "bounced":
+        store.apply_event("m1", event("bounce", "bounce#1"), status=Status.BOUNCED,
+                          failure=BOUNCE)
+    else:
+        failed(store, failure=Failure(reason="sender_not_verified", action="Verify."))
+    before = store.get("m1")
+
+    assert store.reopen("m1", REDRIVEN) is False
+    assert store.get("m1") == before

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from ...models import Failure, Message, Status, TimelineEvent
+from ...models import RETRIES_EXHAUSTED, Failure, Message, Status, TimelineEvent
 from ...ports import Claim
 from ...shape import MESSAGES_AWAITING_OUTCOME, MESSAGES_BY_SES_ID
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
@@ -134,6 +134,34 @@ class DynamoMessageStore:
             status=Status.SENT,
             ses_message_id=ses_message_id,
         )
+
+    def reopen(self, message_id: str, event: TimelineEvent) -> bool:
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"id": {"S": message_id}},
+                UpdateExpression=(
+                    "SET #status = :queued, status_rank = :rank, updated_at = :at, "
+                    "events = list_append(events, :event) REMOVE failure ADD event_keys :keys"),
+                ConditionExpression=(
+                    "#status = :failed AND failure.reason = :exhausted "
+                    "AND attribute_not_exists(ses_message_id) AND NOT contains(event_keys, :key)"),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":queued": {"S": Status.QUEUED.value},
+                    ":rank": {"N": str(Status.QUEUED.rank)},
+                    ":failed": {"S": Status.FAILED.value},
+                    ":exhausted": {"S": RETRIES_EXHAUSTED},
+                    ":at": {"S": event.at.isoformat()},
+                    ":event": {"L": [to_attribute(event.model_dump(mode="json"))]},
+                    ":key": {"S": event.key},
+                    ":keys": {"SS": [event.key]},
+                })
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     def apply_event(
         self,
