@@ -78,6 +78,7 @@ class MailroomStack(Stack):
             "SendQueueUrl": (self.sending.queues.queue.queue_url, "Send queue"),
             "SendDlqUrl": (self.sending.queues.dlq.queue_url, "Sends that failed every retry"),
             "EventsDlqUrl": (self.events.queues.dlq.queue_url, "SES events that failed"),
+            "EventsQueueUrl": (self.events.queues.queue.queue_url, "SES events to apply"),
             "ConfigurationSetName": (
                 self.ses.configuration_set.configuration_set_name,
                 "SES configuration set",

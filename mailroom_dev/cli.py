@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -43,6 +44,9 @@ sending_app = typer.Typer(help="Pause or resume all sending.", no_args_is_help=T
 app.add_typer(sending_app, name="sending")
 canary_app = typer.Typer(help="The self-check of the whole path.", no_args_is_help=True)
 app.add_typer(canary_app, name="canary")
+dlq_app = typer.Typer(help="Dead letters: what failed and why, and moving it back. Needs AWS "
+                           "access (--stack) or the local stack.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 console = Console()
 errors = Console(stderr=True)
@@ -552,6 +556,148 @@ class _CliCanaryApi:
     def get(self, message_id: str) -> dict[str, Any]:
         answer: dict[str, Any] = self.api.call("GET", f"/v1/emails/{quote(message_id)}")
         return answer
+
+
+class DlqName(StrEnum):
+    send = "send"
+    events = "events"
+    subscription = "subscription"
+
+
+# Per dead-letter queue: its URL and its source queue's, in local.json and in stack outputs.
+DLQ_LOCATIONS = {
+    DlqName.send: (("send_dlq_url", "SendDlqUrl"), ("send_queue_url", "SendQueueUrl")),
+    DlqName.events: (("events_dlq_url", "EventsDlqUrl"), ("events_queue_url", "EventsQueueUrl")),
+    DlqName.subscription: (("subscription_dlq_url", "SubscriptionDlqUrl"),
+                           ("events_queue_url", "EventsQueueUrl")),
+}
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """Direct access to the stack's AWS resources: the deployed ones, or the local stack's."""
+
+    local: bool
+    names: dict[str, str]  # local.json keys or stack outputs
+    region: str | None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        if self.local:
+            return boto3.client(service, endpoint_url=self.names["aws_endpoint_url"],
+                                region_name=self.region, aws_access_key_id="mailroom-local",
+                                aws_secret_access_key="local")
+        return boto3.client(service, region_name=self.region)
+
+    def url(self, local_key: str, output: str) -> str:
+        key = local_key if self.local else output
+        if not self.names.get(key):
+            raise CliError(f"The stack has no {output} output: deploy this version.")
+        return self.names[key]
+
+
+def aws_access(settings: Settings, what: str) -> AwsAccess:
+    target = settings.api().target
+    if "aws_endpoint_url" in target.local:
+        return AwsAccess(True, target.local, target.local.get("region", "us-east-1"))
+    if "outputs" in target.local:
+        return AwsAccess(False, target.local["outputs"], settings.region)
+    raise NeedsAws(f"{what} reads the stack's queues, so it needs AWS access: pass --stack "
+                   "NAME, or run it against the local stack (`make dev`); an API URL and key "
+                   "are not enough.")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ctx: typer.Context,
+    queue: Annotated[DlqName, typer.Argument(help="Which dead-letter queue.")] = DlqName.send,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """What a dead-letter queue holds and why, oldest first. Nothing is taken out."""
+    from mailroom_dev import dlq
+
+    settings = _settings(ctx)
+    access = aws_access(settings, "`mailroom dlq show`")
+    dead = dlq.DeadLetterQueue(access.client("sqs"), access.url(*DLQ_LOCATIONS[queue][0]))
+    count, letters = dead.count(), dead.peek(limit)
+    rows = [{"sqs_message_id": letter.sqs_id, "receives": letter.receives,
+             "first_received": letter.first_received.isoformat()
+             if letter.first_received else None, **_dead_letter_reason(queue, letter, settings)}
+            for letter in letters]
+    if as_json:
+        return _print_json({"queue": queue.value, "count": count, "messages": rows})
+    if not count:
+        console.print(f"The {queue.value} dead-letter queue is empty.")
+        return None
+    console.print(f"The {queue.value} dead-letter queue holds {count} message(s); oldest "
+                  f"first received {rows[0]['first_received'] if rows else 'unknown'}.")
+    table = Table("first received", "message", "to", "reason", "what to do", expand=True)
+    for row in rows:
+        table.add_row(row["first_received"] or "", row.get("message_id", row["sqs_message_id"]),
+                      row.get("to", ""), row["reason"], row["action"])
+    console.print(table)
+    return None
+
+
+def _dead_letter_reason(queue: DlqName, letter: Any, settings: Settings) -> dict[str, Any]:
+    from mailroom_dev import dlq
+
+    if queue is DlqName.send:
+        def lookup(message_id: str) -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = settings.api().call(
+                    "GET", f"/v1/emails/{quote(message_id)}")
+                return found
+            except ApiError:
+                return None
+
+        return dlq.send_reason(letter, lookup)
+    if queue is DlqName.events:
+        return dlq.events_reason(letter)
+    return dlq.subscription_reason(letter)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    queue: Annotated[DlqName, typer.Argument(help="send or events (the subscription's dead "
+                                                  "letters move back by hand: README).")]
+    = DlqName.send,
+) -> None:
+    """Move a dead-letter queue's messages back to their queue. Send messages that failed
+    every retry are reopened as queued first (a `redriven` entry names you); anything SES
+    already took is never sent again."""
+    from mailroom.adapters.dynamodb import DynamoMessageStore
+    from mailroom_dev import dlq
+
+    if queue is DlqName.subscription:
+        raise CliError("SQS cannot redrive a queue SNS feeds: move the subscription's dead "
+                       "letters back by hand, as the README's 'Dead letters of the "
+                       "subscription' says.")
+    settings = _settings(ctx)
+    access = aws_access(settings, "`mailroom dlq redrive`")
+    sqs = access.client("sqs")
+    (dlq_keys, source_keys) = DLQ_LOCATIONS[queue]
+    dead = dlq.DeadLetterQueue(sqs, access.url(*dlq_keys))
+    before = dead.count()
+    if not before:
+        console.print(f"The {queue.value} dead-letter queue is empty: nothing to move.")
+        return None
+    reopened: list[str] = []
+    if queue is DlqName.send:
+        store = DynamoMessageStore(access.url("messages_table", "MessagesTableName"),
+                                   client=access.client("dynamodb"))
+        reopened = list(dlq.reopen_exhausted(dead.peek(limit=10_000), store, actor(settings)))
+    mover = dlq.CopyingRedrive(sqs) if access.local else dlq.MoveTaskRedrive(sqs)
+    with console.status(f"Moving {before} message(s) back…"):
+        moved = mover.move(dead, access.url(*source_keys))
+    console.print(f"Moved {moved} of {before} message(s) back to the {queue.value} queue "
+                  f"({dead.count()} left in the dead-letter queue)"
+                  + (f"; reopened {len(reopened)} that had failed every retry." if reopened
+                     else "."))
+    return None
 
 
 @app.command("sweep")

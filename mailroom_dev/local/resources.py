@@ -62,6 +62,8 @@ class Resources:
     notifications_queue_url: str
     # Each function's SQS event source mapping id, served by the local Lambda stand-in.
     consumers: Mapping[str, str]
+    # Per subscribed queue, the SNS subscription's dead-letter queue URL.
+    subscription_dlqs: Mapping[str, str]
     api_key_id: str = ""  # the API key's id in moto's API Gateway, once the stack made it
 
     def identifier(self, resource: shape.Resource) -> str:
@@ -121,7 +123,7 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
     """Create every table, queue, topic and subscription; the clients point at moto."""
     tables = {table.name: create_table(dynamodb, table) for table in shape.TABLES}
     queues = {queue.name: create_declared_queue(sqs, queue) for queue in shape.QUEUES}
-    topics = {}
+    topics, subscription_dlqs = {}, {}
     for topic in shape.TOPICS:
         topics[topic.name] = arn = sns.create_topic(Name=topic.name)["TopicArn"]
         for queue in topic.queues:
@@ -129,6 +131,7 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
             # what SNS cannot deliver goes to the subscription's own dead-letter queue.
             dlq_url = sqs.create_queue(QueueName=f"{queue.name}-subscription-dlq", Attributes={
                 "MessageRetentionPeriod": str(queue.dlq_retention_seconds)})["QueueUrl"]
+            subscription_dlqs[queue.name] = dlq_url
             redrive = json.dumps({"deadLetterTargetArn": _queue_arn(sqs, dlq_url)})
             sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queues[queue.name].arn,
                           Attributes={"RedrivePolicy": redrive})
@@ -140,7 +143,8 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
     )
     consumers = {spec.name: str(uuid.uuid4()) for spec in shape.FUNCTIONS if spec.event_source}
     return Resources(tables=tables, queues=queues, topics=topics,
-                     notifications_queue_url=notifications_queue_url, consumers=consumers)
+                     notifications_queue_url=notifications_queue_url, consumers=consumers,
+                     subscription_dlqs=subscription_dlqs)
 
 
 def create_declared_queue(sqs: Any, queue: shape.Queue) -> QueueUrls:

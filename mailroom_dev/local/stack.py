@@ -255,6 +255,7 @@ class LocalStack:
             "send_dlq_url": r.send_queue.dlq_url,
             "events_queue_url": r.events_queue.url,
             "events_dlq_url": r.events_queue.dlq_url,
+            "subscription_dlq_url": r.subscription_dlqs[shape.EVENTS_QUEUE.name],
             "simulator_url": self._simulator.url,
             "lambda_url": self._lambda_api.url if self._lambda_api else None,
             "messages_table": r.messages_table,

@@ -30,6 +30,7 @@ def fake_resources() -> Resources:
         notifications_queue_url="http://q/n",
         consumers={"sender": "0c5d1b3e-6a2f-4b8e-9c1d-7f3e5a9b2c40",
                    "events": "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"},
+        subscription_dlqs={"ses-events": "http://q/ses-events-subscription-dlq"},
     )
 
 

@@ -1,0 +1,114 @@
+"""Dead letters on the local stack, as an operator meets them: a send message that failed
+every retry is shown with the reason Mailroom recorded, without being taken out, then
+redriven — reopened as queued with who did it — and delivered, once."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import Api, mailroom_cli, running_stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def quick_retry_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    # Retries a few hundredths of a second apart: the 8 attempts are over in seconds.
+    yield from running_stack(tmp_path_factory.mktemp("mailroom-dlq"),
+                             retry_base_seconds="0.05")
+
+
+def simulator(config: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        config["simulator_url"] + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def wait_for(check, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.3)
+    pytest.fail("timed out")
+
+
+def test_a_poisoned_send_is_shown_then_redriven_to_delivery(quick_retry_stack):
+    config, api = quick_retry_stack, Api(quick_retry_stack)
+    simulator(config, "POST", "/_simulator/faults", {"server_error": 8})  # every attempt
+    message_id = api.send("success+dlq@simulator.amazonses.com")[1]["id"]
+    wait_for(lambda: api.call("GET", f"/v1/emails/{message_id}")[1]["status"] == "failed")
+
+    def dead_lettered() -> dict[str, Any] | None:
+        shown = json.loads(mailroom_cli(config, "dlq", "show", "send", "--json").stdout)
+        return shown if shown["count"] == 1 else None
+
+    shown = wait_for(dead_lettered)
+    [letter] = shown["messages"]
+    assert (letter["message_id"], letter["to"], letter["reason"]) == (
+        message_id, "s***@simulator.amazonses.com", "retries_exhausted")
+    assert letter["receives"] >= 8 and letter["first_received"]
+    again = json.loads(mailroom_cli(config, "dlq", "show", "send", "--json").stdout)
+    assert again["count"] == 1  # showing took nothing out
+
+    redriven = mailroom_cli(config, "dlq", "redrive", "send")
+
+    assert "Moved 1 of 1" in redriven.stdout and "reopened 1" in redriven.stdout
+    message, _ = api.follow(message_id, until={"delivered"})
+    [entry] = [event for event in message["events"] if event["type"] == "redriven"]
+    assert entry["by"] and entry["reason"] == "retries_exhausted"
+    sends = simulator(config, "GET", "/_simulator/messages")["messages"]
+    assert [s["destination"] for s in sends] == [["success+dlq@simulator.amazonses.com"]]
+    assert json.loads(mailroom_cli(config, "dlq", "show", "send", "--json").stdout)[
+        "count"] == 0
+
+
+def test_a_dead_letter_ses_already_took_is_never_sent_again(quick_retry_stack):
+    """Redriving a message whose record says SES has it drops it: no second send."""
+    import boto3
+
+    config, api = quick_retry_stack, Api(quick_retry_stack)
+    message_id = api.send("success+once@simulator.amazonses.com")[1]["id"]
+    api.follow(message_id, until={"delivered"})
+    sqs = boto3.client("sqs", endpoint_url=config["aws_endpoint_url"],
+                       region_name=config["region"], aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    body = json.dumps({"id": message_id, "to": "success+once@simulator.amazonses.com",
+                       "from": "no-reply@mailroom.example.com", "template": "welcome",
+                       "data": {"name": "Ada", "action_url": "https://example.com"}})
+    sqs.send_message(QueueUrl=config["send_dlq_url"], MessageBody=body)  # as if dead-lettered
+
+    result = mailroom_cli(config, "dlq", "redrive", "send")
+
+    assert "Moved 1 of 1" in result.stdout and "reopened" not in result.stdout
+    time.sleep(3)
+    sends = simulator(config, "GET", "/_simulator/messages")["messages"]
+    assert sum(s["destination"] == ["success+once@simulator.amazonses.com"]
+               for s in sends) == 1
+
+
+def test_dead_letter_commands_need_aws_access(local_stack, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO_ROOT
+
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AWS_", "MAILROOM_"))}
+    env |= {"MAILROOM_API_URL": local_stack["api_url"], "MAILROOM_API_KEY": local_stack["api_key"],
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)])}
+    for command in (["dlq", "show"], ["dlq", "redrive", "events"]):
+        result = subprocess.run([sys.executable, "-m", "mailroom_dev.cli", *command],
+                                cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2, command
+        assert "needs AWS access" in result.stderr
