@@ -377,6 +377,113 @@ def suppressions_list(
         console.print(f"More: mailroom suppressions list --cursor {page['next_cursor']}")
 
 
+IMPORT_COLUMNS = ("email", "reason", "expires_at", "note", "category")
+EXPORT_COLUMNS = ("email", "reason", "created_at", "expires_at", "source", "note")
+
+
+@suppressions_app.command("import")
+def suppressions_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A CSV with a header row: email, and "
+                                              "optionally reason, expires_at, note.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Suppress every address of a CSV, in batches of 1000. An address already suppressed
+    keeps its entry, so importing the same file twice adds nothing; an invalid row is
+    reported with its line number and written not at all."""
+    import csv
+
+    from rich.progress import Progress
+
+    from mailroom.shape import MAX_SUPPRESSION_BATCH
+
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            unknown = set(reader.fieldnames or ()) - set(IMPORT_COLUMNS)
+            if "email" not in (reader.fieldnames or ()) or unknown:
+                raise CliError(f"{file}: the header must name an `email` column, and only "
+                               f"{', '.join(IMPORT_COLUMNS)}" +
+                               (f" (not {', '.join(sorted(unknown))})" if unknown else "") + ".")
+            rows = [(reader.line_num, row) for row in reader]
+    except OSError as error:
+        raise CliError(f"Cannot read {file}: {error.strerror}.") from None
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise CliError(f"{file} is not a readable CSV: {error}.") from None
+    summary: dict[str, Any] = {"added": 0, "exists": 0, "invalid": []}
+    api = _settings(ctx).api()
+    with Progress(console=errors, transient=True, disable=len(rows) <= MAX_SUPPRESSION_BATCH
+                  ) as progress:
+        task = progress.add_task("Importing", total=len(rows))
+        for start in range(0, len(rows), MAX_SUPPRESSION_BATCH):
+            chunk = rows[start:start + MAX_SUPPRESSION_BATCH]
+            entries, sent_lines = [], []
+            for line, row in chunk:
+                if (row.get("category") or "").strip():
+                    summary["invalid"].append({"line": line, "email": row.get("email"),
+                                               "error": "categories are not supported yet"})
+                    continue
+                entries.append({key: value.strip() for key, value in row.items()
+                                if key in ("email", "reason", "expires_at", "note")
+                                and value and value.strip()})
+                sent_lines.append(line)
+            if entries:
+                results = api.call("POST", "/v1/suppressions/batch",
+                                   {"entries": entries})["results"]
+                for line, result in zip(sent_lines, results, strict=True):
+                    if "error" in result:
+                        summary["invalid"].append({
+                            "line": line, "email": entries[result["index"]].get("email"),
+                            "error": result["error"]["message"]})
+                    else:
+                        summary[result["status"]] += 1
+            progress.advance(task, len(chunk))
+    summary["invalid"].sort(key=lambda row: row["line"])
+    if as_json:
+        _print_json(summary)
+    else:
+        console.print(f"{summary['added']} added, {summary['exists']} already there, "
+                      f"{len(summary['invalid'])} invalid.")
+        for row in summary["invalid"]:
+            console.print(f"  line {row['line']}: {escape(str(row['email']))}: "
+                          f"{escape(row['error'])}")
+    if summary["invalid"]:
+        raise typer.Exit(1)
+
+
+@suppressions_app.command("export")
+def suppressions_export(
+    ctx: typer.Context,
+    file: Annotated[Path | None, typer.Argument(help="Where to write (default: stdout).")]
+    = None,
+    reason: Annotated[str | None, typer.Option(
+        help="Only hard_bounce, soft_bounce, complaint or manual.")] = None,
+) -> None:
+    """Every active entry as CSV (the columns import reads, and more), page by page."""
+    import csv
+    import io
+
+    out = io.StringIO() if file is not None else sys.stdout
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    api, cursor, count = _settings(ctx).api(), None, 0
+    while True:
+        query = {key: value for key, value in (("reason", reason), ("limit", 100),
+                                               ("cursor", cursor)) if value is not None}
+        page = api.call("GET", f"/v1/suppressions?{urlencode(query)}")
+        for item in page.get("items", []):
+            writer.writerow({key: item.get(key) or "" for key in EXPORT_COLUMNS})
+            count += 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    if file is not None:
+        assert isinstance(out, io.StringIO)
+        file.write_text(out.getvalue(), encoding="utf-8")
+        errors.print(f"Wrote {count} entries to {file}.")
+
+
 @suppressions_app.command("get")
 def suppressions_get(ctx: typer.Context, email: str, as_json: JsonFlag = False) -> None:
     """Whether an address is suppressed, and why."""

@@ -152,6 +152,12 @@ class FakeSuppressionStore:
     def put(self, suppression: Suppression) -> None:
         self.items[suppression.email] = suppression
 
+    def add(self, suppression: Suppression, now: datetime) -> bool:
+        if self.get(suppression.email, now) is not None:
+            return False
+        self.items[suppression.email] = suppression
+        return True
+
     def strengthen(
         self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
     ) -> bool:

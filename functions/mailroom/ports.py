@@ -100,6 +100,11 @@ class SuppressionStore(Protocol):
         """Write the entry as given, whatever is there (an operator's decision)."""
         ...
 
+    def add(self, suppression: Suppression, now: datetime) -> bool:
+        """Write the entry only if the address has no active one, atomically: True if
+        written, False if one was there (it stands: an import never overwrites)."""
+        ...
+
     def strengthen(
         self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
     ) -> bool:

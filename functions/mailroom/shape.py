@@ -438,6 +438,7 @@ class Routes:
     list_suppressions: Route = Route("GET", "/v1/suppressions", "listSuppressions")
     get_suppression: Route = Route("GET", "/v1/suppressions/<email>", "getSuppression")
     put_suppression: Route = Route("PUT", "/v1/suppressions/<email>", "putSuppression")
+    suppress_batch: Route = Route("POST", "/v1/suppressions/batch", "suppressBatch")
     delete_suppression: Route = Route("DELETE", "/v1/suppressions/<email>",
                                       "deleteSuppression")
     list_templates: Route = Route("GET", "/v1/templates", "listTemplates")
@@ -471,3 +472,5 @@ MAX_REQUEST_BODY_BYTES = 512 * 1024
 # SQS accepts 256 KiB per message; keep room for attributes and JSON escaping.
 MAX_QUEUE_MESSAGE_BYTES = 240 * 1024
 MAX_BATCH_ITEMS = 100
+# Suppressions are small: an import is a few requests, not one per address.
+MAX_SUPPRESSION_BATCH = 1000

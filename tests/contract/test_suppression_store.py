@@ -313,3 +313,29 @@ def test_soft_bounce_counts_are_kept_per_address(suppression_store):
     other = suppression_store.record_soft_bounce("cy@example.com", NOW, "b2", WINDOW, NOW)
 
     assert other.count == 1
+
+
+# --- add: what an import writes ----------------------------------------------------------
+def test_add_writes_only_where_no_active_entry_is(suppression_store):
+    imported = entry(MANUAL, note="from the old ESP", source="import")
+
+    assert suppression_store.add(imported, NOW) is True
+    assert suppression_store.add(entry(MANUAL, note="again", source="import"), NOW) is False
+
+    assert suppression_store.get("ada@example.com", NOW) == imported
+
+
+def test_add_never_overwrites_what_ses_recorded(suppression_store):
+    bounced = entry(HARD)
+    suppression_store.put(bounced)
+
+    assert suppression_store.add(entry(MANUAL, source="import"), NOW) is False
+    assert suppression_store.get("ada@example.com", NOW) == bounced
+
+
+def test_add_replaces_an_entry_that_has_expired(suppression_store):
+    suppression_store.put(entry(SOFT, timedelta(days=1)))
+    later = NOW + timedelta(days=2)
+
+    assert suppression_store.add(entry(MANUAL, source="import", minutes=60 * 48), later)
+    assert suppression_store.get("ada@example.com", later).reason is MANUAL

@@ -263,3 +263,40 @@ def test_a_batch_refuses_an_idempotency_key_header_it_could_not_honour(api, api_
 
 def test_an_absurdly_long_message_id_is_simply_not_found(api):
     assert api("GET", "/v1/emails/" + "x" * 3000)[0] == 404
+
+
+def test_a_suppression_batch_answers_each_entry_and_a_repeat_adds_nothing(api, api_env):
+    api("PUT", "/v1/suppressions/held@example.com", {"reason": "manual", "note": "by hand"})
+    entries = [{"email": "Ada@Example.com", "note": "old ESP"},
+               {"email": "not-an-address"},
+               {"email": "held@example.com"},
+               {"email": "bob@example.com", "reason": "hard_bounce"},
+               {"email": "cy@example.com", "expires_at": "2099-01-01T00:00:00Z"}]
+
+    status, body = api("POST", "/v1/suppressions/batch", {"entries": entries})
+
+    assert status == 200
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
+    assert (results[0]["email"], results[0]["status"]) == ("ada@example.com", "added")
+    assert results[1]["error"]["code"] == "invalid_address"
+    assert results[2]["status"] == "exists"
+    assert results[3]["error"]["code"] == "validation_error"  # only SES records bounces
+    assert results[4]["status"] == "added"
+    assert api("GET", "/v1/suppressions/held@example.com")[1]["note"] == "by hand"  # stands
+    assert api("GET", "/v1/suppressions/ada@example.com")[1]["source"] == "api"
+
+    again = api("POST", "/v1/suppressions/batch", {"entries": entries})[1]["results"]
+    assert [r.get("status") for r in again] == [
+        "exists", None, "exists", None, "exists"]
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"entries": []}, "validation_error"),
+    ({"entries": [{"email": f"a{n}@example.com"} for n in range(1001)]}, "validation_error"),
+    ({"emails": [{"email": "a@example.com"}]}, "validation_error"),
+])
+def test_a_suppression_batch_of_the_wrong_shape_is_refused_whole(api, api_env, body, code):
+    status, answer = api("POST", "/v1/suppressions/batch", body)
+
+    assert (status, answer["error"]["code"]) == (422, code)

@@ -698,3 +698,32 @@ def test_without_aws_credentials_the_actor_falls_back_to_the_local_user(monkeypa
 
     with stubber:
         assert cli.actor(cli.Settings(stack="Mailroom")) == cli.actor()
+
+
+def test_an_import_without_an_email_column_is_refused_before_any_call(api, tmp_path):
+    source = tmp_path / "bad.csv"
+    source.write_text("address,why\nada@example.com,x\n", encoding="utf-8")
+
+    result = run("suppressions", "import", str(source))
+
+    assert result.exit_code != 0 and api.calls == []
+
+
+def test_an_import_sends_batches_of_a_thousand_and_counts_by_line(api, tmp_path):
+    rows = "".join(f"a{n}@example.com,,,,\n" for n in range(1500))
+    source = tmp_path / "many.csv"
+    source.write_text("email,reason,expires_at,note,category\n" + rows, encoding="utf-8")
+
+    def answer(size: int, offset: int) -> dict:
+        return {"results": [{"index": i, "email": f"a{offset + i}@example.com",
+                             "status": "exists" if (offset + i) % 3 == 0 else "added"}
+                            for i in range(size)]}
+
+    api.answer("POST", "/v1/suppressions/batch", answer(1000, 0), answer(500, 1000))
+
+    result = run("suppressions", "import", str(source), "--json")
+
+    assert result.exit_code == 0, result.output
+    assert [len(body["entries"]) for _, _, body in api.calls] == [1000, 500]
+    summary = json.loads(result.output)
+    assert (summary["added"], summary["exists"], summary["invalid"]) == (1000, 500, [])

@@ -26,7 +26,8 @@ from mailroom.models import (
     SuppressionReason,
     utcnow,
 )
-from mailroom.shape import MAX_BATCH_ITEMS
+from mailroom.addresses import MAX_ADDRESS_LENGTH
+from mailroom.shape import MAX_BATCH_ITEMS, MAX_SUPPRESSION_BATCH
 
 __all__ = ["EmailRequest"]  # the domain's own request model, served as is
 
@@ -116,6 +117,33 @@ class BatchAccepted(BaseModel):
     """A result per item, in request order: accepted (`id`, `status`) or refused (`error`)."""
 
     results: list[BatchItemAccepted | BatchItemRefused]
+
+
+class SuppressionEntry(SuppressionUpdate):
+    email: str = Field(max_length=MAX_ADDRESS_LENGTH, description="The address to suppress.")
+
+
+class SuppressionBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[Any] = Field(
+        min_length=1, max_length=MAX_SUPPRESSION_BATCH,
+        description=f"Up to {MAX_SUPPRESSION_BATCH} entries, each checked on its own.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/SuppressionEntry"}})
+
+
+class SuppressionBatchItem(BaseModel):
+    index: int
+    email: str
+    # added: written now; exists: the address was suppressed already, and that entry stands
+    status: Literal["added", "exists"]
+
+
+class SuppressionBatchResult(BaseModel):
+    """A result per entry, in request order: written or already there (`status`), or
+    refused (`error`)."""
+
+    results: list[SuppressionBatchItem | BatchItemRefused]
 
 
 class TimelineEntry(BaseModel):

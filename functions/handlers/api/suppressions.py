@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import ValidationError
 
 from mailroom.addresses import MAX_ADDRESS_LENGTH, lookup_key, validate
-from mailroom.errors import NotFound
+from mailroom.errors import MailroomError, NotFound
 from mailroom.models import Suppression, SuppressionReason, utcnow
 from mailroom.shape import ROUTES
 
 from .dependencies import current, logger
-from .models import SuppressionList, SuppressionUpdate, SuppressionView, responses
+from . import problems
+from .models import (
+    BatchItemRefused,
+    ErrorDetail,
+    SuppressionBatchItem,
+    SuppressionBatchRequest,
+    SuppressionBatchResult,
+    SuppressionEntry,
+    SuppressionList,
+    SuppressionUpdate,
+    SuppressionView,
+    responses,
+)
 from .routing import route
 
 router = APIGatewayRouter()
 TAG = "suppressions"
+BATCH_WRITERS = 16
 Email = Annotated[str, Path(description="The address, percent-encoded "
                                         "(`ada%2Btest%40example.com`).")]
 
@@ -59,6 +74,45 @@ def put_suppression(email: Email,
     current(router).suppressions.put(suppression)
     logger.info("suppressed an address by hand")
     return SuppressionView.of(suppression)
+
+
+@route(router, ROUTES.suppress_batch, tag=TAG,
+       summary="Suppress many addresses at once (an import)",
+       responses=responses(200, SuppressionBatchResult, "A result per entry", 422))
+def suppress_batch(body: Annotated[SuppressionBatchRequest, Body()]) -> SuppressionBatchResult:
+    """Each entry is checked and written on its own: a bad one is refused alone, and an
+    address already suppressed keeps its entry (`exists`), so a re-import adds nothing."""
+    now = utcnow()
+    results: dict[int, SuppressionBatchItem | BatchItemRefused] = {}
+    valid: list[tuple[int, Suppression]] = []
+    for index, item in enumerate(body.entries):
+        try:
+            entry = SuppressionEntry.model_validate(item)
+            address = validate(entry.email, f"entries[{index}].email")
+        except MailroomError as error:
+            results[index] = BatchItemRefused(
+                index=index, error=ErrorDetail.model_validate(error.to_body()["error"]))
+            continue
+        except ValidationError as error:
+            entries = problems.details(error.errors())
+            results[index] = BatchItemRefused(index=index, error=ErrorDetail(
+                code="validation_error",
+                message=f"The entry is not a valid suppression: {problems.sentence(entries)}",
+                details=entries))
+            continue
+        valid.append((index, Suppression.model_validate({
+            "email": address, "reason": entry.reason, "created_at": now,
+            "expires_at": entry.expires_at, "source": "api", "note": entry.note})))
+    store = current(router).suppressions
+    # Conditional writes, one per address, in parallel: DynamoDB batches take no conditions.
+    with ThreadPoolExecutor(max_workers=BATCH_WRITERS) as pool:
+        added = list(pool.map(lambda pair: store.add(pair[1], now), valid))
+    for (index, suppression), written in zip(valid, added, strict=True):
+        results[index] = SuppressionBatchItem(index=index, email=suppression.email,
+                                              status="added" if written else "exists")
+    logger.info(f"batch: {sum(added)} added, {len(added) - sum(added)} already there, "
+                f"{len(body.entries) - len(valid)} refused")
+    return SuppressionBatchResult(results=[results[i] for i in range(len(body.entries))])
 
 
 @route(router, ROUTES.delete_suppression, tag=TAG,

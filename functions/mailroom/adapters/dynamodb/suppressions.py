@@ -72,6 +72,19 @@ class DynamoSuppressionStore:
     def put(self, suppression: Suppression) -> None:
         self.client.update_item(**self._write_request(suppression))
 
+    def add(self, suppression: Suppression, now: datetime) -> bool:
+        request = self._write_request(suppression)
+        request["ExpressionAttributeValues"][":now"] = {"N": str(epoch(now))}
+        request["ConditionExpression"] = (
+            "attribute_not_exists(#reason) OR (attribute_exists(#ttl) AND #ttl <= :now)")
+        try:
+            self.client.update_item(**request)
+        except ClientError as error:
+            if not is_conditional_failure(error):
+                raise
+            return False
+        return True
+
     def strengthen(
         self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
     ) -> bool:
