@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from mailroom.accept import EmailRequest
+from mailroom.addresses import MAX_ADDRESS_LENGTH
 from mailroom.models import (
     Message,
     SendingState,
@@ -26,7 +27,6 @@ from mailroom.models import (
     SuppressionReason,
     utcnow,
 )
-from mailroom.addresses import MAX_ADDRESS_LENGTH
 from mailroom.shape import MAX_BATCH_ITEMS, MAX_SUPPRESSION_BATCH
 
 __all__ = ["EmailRequest"]  # the domain's own request model, served as is

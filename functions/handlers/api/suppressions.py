@@ -16,8 +16,8 @@ from mailroom.errors import MailroomError, NotFound
 from mailroom.models import Suppression, SuppressionReason, utcnow
 from mailroom.shape import ROUTES
 
-from .dependencies import current, logger
 from . import problems
+from .dependencies import current, logger
 from .models import (
     BatchItemRefused,
     ErrorDetail,
