@@ -118,6 +118,12 @@ class Api(Construct):
 
         factory.bind(shape.API_KEY, Binding(identifier=self.api_key.key_id, statements=on_key))
         self._acknowledge()
+        role = self.function.role
+        assert role is not None
+        acknowledge(
+            role, "IAM5[Resource::*]",
+            "ses:DeleteSuppressedDestination, which takes an address removed from Mailroom's "
+            "list off SES's account-level list too, supports no resource-level permissions.")
 
     def _acknowledge(self) -> None:
         stage = self.rest_api.deployment_stage

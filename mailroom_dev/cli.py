@@ -451,6 +451,38 @@ def suppressions_import(
         raise typer.Exit(1)
 
 
+@suppressions_app.command("import-ses")
+def suppressions_import_ses(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Copy SES's account-level suppression list into Mailroom's, reasons and dates kept.
+    Addresses Mailroom already suppresses keep their entry. Needs AWS access."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailroom.adapters.dynamodb import DynamoSuppressionStore
+    from mailroom.adapters.ses import SesAccountSuppressions
+    from mailroom.models import Suppression, utcnow
+
+    settings = _settings(ctx)
+    access = aws_access(settings, "`mailroom suppressions import-ses` reads SES's list, so it")
+    ses = access.client("sesv2")
+    store = DynamoSuppressionStore(access.url("suppressions_table", "SuppressionsTableName"),
+                                   client=access.client("dynamodb"))
+    now = utcnow()
+    entries = [Suppression(email=email, reason=reason, created_at=since, source="ses-account",
+                           note="SES account-level suppression list")
+               for email, reason, since in SesAccountSuppressions(ses).entries()]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        added = sum(pool.map(lambda entry: store.add(entry, now), entries))
+    summary = {"on_ses_list": len(entries), "added": added, "exists": len(entries) - added}
+    if as_json:
+        return _print_json(summary)
+    console.print(f"SES's account list holds {len(entries)} address(es): {added} added to "
+                  f"Mailroom's list, {len(entries) - added} already there.")
+    return None
+
+
 @suppressions_app.command("export")
 def suppressions_export(
     ctx: typer.Context,
@@ -680,6 +712,10 @@ DLQ_LOCATIONS = {
 }
 
 
+# The local stack's stand-ins for what moto lacks, by service (local.json keys).
+LOCAL_ENDPOINTS = {"sesv2": "simulator_url", "lambda": "lambda_url"}
+
+
 @dataclass(frozen=True)
 class AwsAccess:
     """Direct access to the stack's AWS resources: the deployed ones, or the local stack's."""
@@ -692,8 +728,9 @@ class AwsAccess:
         import boto3
 
         if self.local:
-            return boto3.client(service, endpoint_url=self.names["aws_endpoint_url"],
-                                region_name=self.region, aws_access_key_id="mailroom-local",
+            endpoint = self.names[LOCAL_ENDPOINTS.get(service, "aws_endpoint_url")]
+            return boto3.client(service, endpoint_url=endpoint, region_name=self.region,
+                                aws_access_key_id="mailroom-local",
                                 aws_secret_access_key="local")
         return boto3.client(service, region_name=self.region)
 
@@ -710,9 +747,8 @@ def aws_access(settings: Settings, what: str) -> AwsAccess:
         return AwsAccess(True, target.local, target.local.get("region", "us-east-1"))
     if "outputs" in target.local:
         return AwsAccess(False, target.local["outputs"], settings.region)
-    raise NeedsAws(f"{what} reads the stack's queues, so it needs AWS access: pass --stack "
-                   "NAME, or run it against the local stack (`make dev`); an API URL and key "
-                   "are not enough.")
+    raise NeedsAws(f"{what} needs AWS access: pass --stack NAME, or run it against the "
+                   "local stack (`make dev`); an API URL and key are not enough.")
 
 
 @dlq_app.command("show")
@@ -726,7 +762,7 @@ def dlq_show(
     from mailroom_dev import dlq
 
     settings = _settings(ctx)
-    access = aws_access(settings, "`mailroom dlq show`")
+    access = aws_access(settings, "`mailroom dlq show` reads the stack's queues, so it")
     dead = dlq.DeadLetterQueue(access.client("sqs"), access.url(*DLQ_LOCATIONS[queue][0]))
     count, letters = dead.count(), dead.peek(limit)
     rows = [{"sqs_message_id": letter.sqs_id, "receives": letter.receives,
@@ -784,7 +820,7 @@ def dlq_redrive(
                        "letters back by hand, as the README's 'Dead letters of the "
                        "subscription' says.")
     settings = _settings(ctx)
-    access = aws_access(settings, "`mailroom dlq redrive`")
+    access = aws_access(settings, "`mailroom dlq redrive` moves the stack's queues, so it")
     sqs = access.client("sqs")
     (dlq_keys, source_keys) = DLQ_LOCATIONS[queue]
     dead = dlq.DeadLetterQueue(sqs, access.url(*dlq_keys))
@@ -852,25 +888,11 @@ class NeedsAws(CliError):
 def invoke(settings: Settings, spec: shape.Function, event: dict[str, Any]) -> Any:
     """Invoke one of the stack's functions with `event` and return what it answers: the
     deployed function (--stack), or the local stack's."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    target = settings.api().target
-    if "lambda_url" in target.local:
-        client = boto3.client("lambda", endpoint_url=target.local["lambda_url"],
-                              region_name=target.local.get("region", "us-east-1"),
-                              aws_access_key_id="mailroom-local",
-                              aws_secret_access_key="local")
-        name = spec.service
-    elif "outputs" in target.local:
-        client = boto3.client("lambda", region_name=settings.region)
-        name = target.local["outputs"].get(spec.output_name, "")
-        if not name:
-            raise CliError(f"The stack has no {spec.output_name} output: deploy this version.")
-    else:
-        raise NeedsAws(f"This command invokes the {spec.name} function, so it needs AWS "
-                       "access: pass --stack NAME, or run it against the local stack "
-                       "(`make dev`); an API URL and key are not enough.")
+    access = aws_access(settings, f"This command invokes the {spec.name} function, so it")
+    client = access.client("lambda")
+    name = spec.service if access.local else access.url("", spec.output_name)
     try:
         response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     except (BotoCoreError, ClientError) as error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from mailroom.counting import (
@@ -295,6 +295,19 @@ class FakeSendingSwitch:
             return False
         self.current = state
         return True
+
+
+class FakeAccountSuppressions:
+    """SES's account-level list: address → (reason, since)."""
+
+    def __init__(self) -> None:
+        self.listed: dict[str, tuple[SuppressionReason, datetime]] = {}
+
+    def remove(self, email: str) -> bool:
+        return self.listed.pop(email, None) is not None
+
+    def entries(self) -> Iterator[tuple[str, SuppressionReason, datetime]]:
+        yield from ((email, reason, at) for email, (reason, at) in sorted(self.listed.items()))
 
 
 class FakeGate:

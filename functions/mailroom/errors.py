@@ -65,6 +65,12 @@ class NotFound(MailroomError):
     code, http_status = "not_found", 404
 
 
+class SesUnavailable(MailroomError):
+    """SES refused or failed a call the request needs; trying again may work."""
+
+    code, http_status = "ses_unavailable", 503
+
+
 class MethodNotAllowed(MailroomError):
     code, http_status = "method_not_allowed", 405
 

@@ -3,7 +3,7 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -136,6 +136,18 @@ class SuppressionStore(Protocol):
         address's soft bounces in the window ending at max(at, now) — every recorded one
         after its start, so bounces processed out of order still add up. Bounces older than
         the window are forgotten, and so is the whole count one window after the latest."""
+        ...
+
+
+class AccountSuppressionList(Protocol):
+    """SES's own account-level suppression list, kept in step with Mailroom's."""
+
+    def remove(self, email: str) -> bool:
+        """Take the address off SES's list; True if it was there."""
+        ...
+
+    def entries(self) -> Iterator[tuple[str, SuppressionReason, datetime]]:
+        """Every address on SES's list, with its reason and when SES added it."""
         ...
 
 

@@ -338,6 +338,8 @@ API = Function(
         Access(IDEMPOTENCY, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"),
                "Powertools idempotency's record lifecycle."),
         Access(SEND_QUEUE, ("SendMessage",), "Enqueue (SendMessageBatch is SendMessage)."),
+        Access(SES, ("DeleteSuppressedDestination",),
+               "An address removed from Mailroom's list comes off SES's account list too."),
         Access(COUNTERS, ("BatchGetItem", "Query"),
                "Reputation and stats: totals in batched reads; the breakdown by reason and "
                "domain queries each hour's shards."),

@@ -14,6 +14,8 @@ from email.utils import parseaddr
 
 from mailroom.models import SIMULATOR_DOMAIN
 
+# On SES's account-level suppression list from the start, as the simulator's own is.
+SUPPRESSION_LIST_ADDRESS = f"suppressionlist@{SIMULATOR_DOMAIN}"
 # RFC 2606 reserves .example: no real mailbox can ever be at it.
 TEST_DOMAIN = "test.mailroom.example"
 

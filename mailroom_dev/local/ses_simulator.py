@@ -27,7 +27,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .httpserver import JsonRequestHandler, LoopbackServer
 from .logs import SES, SES_LOGGER, about, about_mail
@@ -42,7 +42,7 @@ from .ses_events import (
     send_event,
     ses_id,
 )
-from .ses_mailbox import bare_address, outcome_for
+from .ses_mailbox import SUPPRESSION_LIST_ADDRESS, bare_address, outcome_for
 
 log = logging.getLogger(SES_LOGGER)
 
@@ -51,6 +51,7 @@ DEFAULT_MAX_24_HOUR_SEND = 50_000.0
 DEFAULT_EVENT_DELAY = 0.15  # seconds between a send and each of its events
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # SES v2's limit on a message, raw or not
 CONFIGURATION_SETS_PATH = "/v2/email/configuration-sets/"
+SUPPRESSION_PATH = "/v2/email/suppression/addresses"
 
 FAULTS = {
     # name: (HTTP status, SES error code, message)
@@ -245,6 +246,10 @@ class SesSimulator:
         self.event_delay = event_delay
         self.limits = SendLimits(max_send_rate=max_send_rate)
         self.configuration_set_sending_enabled = True
+        # The account-level suppression list: address → (BOUNCE/COMPLAINT, when). SES adds
+        # what hard-bounces or complains, and its simulator's suppressionlist@ is on it.
+        self.account_suppressions: dict[str, tuple[str, datetime]] = {
+            SUPPRESSION_LIST_ADDRESS: ("BOUNCE", datetime.now(UTC))}
         self.faults = dict.fromkeys(FAULTS, 0)
         self.sends: list[SimulatedSend] = []
         self._templates = (
@@ -317,6 +322,31 @@ class SesSimulator:
         if changed:
             log.info("configuration set %s: sending %s", name,
                      "enabled" if enabled else "disabled", extra=about(SES))
+        return {}
+
+    def list_suppressed_destinations(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        reasons = set(query.get("Reason", [])) or {"BOUNCE", "COMPLAINT"}
+        size = int((query.get("PageSize") or ["1000"])[0])
+        start = int((query.get("NextToken") or ["0"])[0])
+        with self._lock:
+            listed = sorted((email, reason, at) for email, (reason, at)
+                            in self.account_suppressions.items() if reason in reasons)
+        page = listed[start:start + size]
+        answer: dict[str, Any] = {"SuppressedDestinationSummaries": [
+            {"EmailAddress": email, "Reason": reason, "LastUpdateTime": at.timestamp()}
+            for email, reason, at in page]}
+        if start + size < len(listed):
+            answer["NextToken"] = str(start + size)
+        return answer
+
+    def delete_suppressed_destination(self, email: str) -> dict[str, Any]:
+        with self._lock:
+            if self.account_suppressions.pop(email.lower(), None) is None:
+                raise SesError(404, "NotFoundException",
+                               f"Email address {email} does not exist on your suppression "
+                               "list.")
+        log.info("removed an address from the account-level suppression list",
+                 extra=about(SES))
         return {}
 
     def _known_configuration_set(self, name: str) -> None:
@@ -449,6 +479,11 @@ class SesSimulator:
             configuration_set=email.configuration_set,
         ))
 
+    def _suppress_for_account(self, recipient: str, reason: str) -> None:
+        with self._lock:
+            self.account_suppressions.setdefault(bare_address(recipient).lower(),
+                                                 (reason, datetime.now(UTC)))
+
     def _mailbox_events(
         self, mail: SentMail, recipients: list[str], sent_at: datetime
     ) -> list[dict[str, Any]]:
@@ -461,6 +496,10 @@ class SesSimulator:
             outcome = outcome_for(recipient)
             if outcome.bounce:
                 events.append(bounce_event(mail, recipient, outcome.bounce, sent_at + 2 * step))
+                if events[-1]["bounce"]["bounceType"] == "Permanent":
+                    self._suppress_for_account(recipient, "BOUNCE")
+            if outcome.complaint_feedback_type:
+                self._suppress_for_account(recipient, "COMPLAINT")
             if outcome.delivered:
                 events.append(delivery_event(mail, recipient, sent_at + 2 * step))
             if outcome.complaint_feedback_type:
@@ -495,6 +534,12 @@ class _SesRequestHandler(JsonRequestHandler):
                 result = self.simulator.get_account()
             elif path.startswith(CONFIGURATION_SETS_PATH):
                 result = self._configuration_set(path, payload)
+            elif route == ("GET", SUPPRESSION_PATH):
+                result = self.simulator.list_suppressed_destinations(
+                    parse_qs(urlsplit(self.path).query))
+            elif self.command == "DELETE" and path.startswith(SUPPRESSION_PATH + "/"):
+                result = self.simulator.delete_suppressed_destination(
+                    unquote(path.removeprefix(SUPPRESSION_PATH + "/")))
             elif path.startswith("/_simulator/"):
                 result = self._control(route, payload)
             else:

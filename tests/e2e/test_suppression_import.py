@@ -45,3 +45,26 @@ def test_an_import_reports_each_row_and_a_second_import_adds_nothing(local_stack
     assert rows["imported.two@example.com"]["expires_at"].startswith("2099-01-01")
     assert "imported.three@example.com" not in rows
 
+
+
+def test_ses_s_account_list_comes_in_and_a_removal_clears_it_there_too(local_stack):
+    from .conftest import Api
+
+    api = Api(local_stack)
+    message_id = api.send("bounce+sync@simulator.amazonses.com")[1]["id"]
+    api.follow(message_id, until={"bounced"})  # SES puts a hard bounce on its account list
+
+    synced = json.loads(mailroom_cli(local_stack, "suppressions", "import-ses",
+                                     "--json").stdout)
+
+    assert synced["on_ses_list"] >= 2  # the bounce, and the simulator's suppressionlist@
+    listed = api.call("GET", "/v1/suppressions/suppressionlist%40simulator.amazonses.com")[1]
+    assert (listed["reason"], listed["source"]) == ("hard_bounce", "ses-account")
+
+    removed = mailroom_cli(local_stack, "suppressions", "remove",
+                           "bounce+sync@simulator.amazonses.com")
+    assert removed.returncode == 0
+    again = json.loads(mailroom_cli(local_stack, "suppressions", "import-ses",
+                                    "--json").stdout)
+    assert again["on_ses_list"] == synced["on_ses_list"] - 1  # gone from SES's list too
+    assert api.call("GET", "/v1/suppressions/bounce%2Bsync%40simulator.amazonses.com")[0] == 404

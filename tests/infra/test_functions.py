@@ -75,11 +75,13 @@ def test_roles_carry_no_managed_policies(synth):
 
 def test_only_the_sender_may_send_email(synth):
     assert "ses:SendEmail" in actions_of(synth.role_statements("handlers.sender.handler"))
-    for handler in ("handlers.api.handler", "handlers.events.handler"):
+    pausing = {"ses:GetConfigurationSet", "ses:PutConfigurationSetSendingOptions"}
+    for handler, expected in (("handlers.api.handler",
+                               pausing | {"ses:DeleteSuppressedDestination"}),
+                              ("handlers.events.handler", pausing)):
         ses_actions = {a for a in actions_of(synth.role_statements(handler))
                        if a.startswith("ses:")}
-        assert ses_actions == {"ses:GetConfigurationSet",
-                               "ses:PutConfigurationSetSendingOptions"}
+        assert ses_actions == expected
 
 
 def test_those_who_pause_switch_exactly_the_senders_consumer_and_configuration_set(synth):

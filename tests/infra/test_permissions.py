@@ -20,6 +20,7 @@ from tests.infra.conftest import actions_of
 from tests.integration.conftest import (  # noqa: F401  (fixtures)
     aws,
     aws_environment,
+    aws_stand_ins,
     function_env,
     resources,
 )
@@ -36,6 +37,7 @@ IAM_ACTION = {
     "sns:PublishBatch": "sns:Publish",
     "sesv2:SendEmail": "ses:SendEmail",
     "sesv2:GetAccount": "ses:GetAccount",
+    "email:DeleteSuppressedDestination": "ses:DeleteSuppressedDestination",
 }
 
 
@@ -121,7 +123,7 @@ def run_events(module) -> None:
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_role(
-        synth, calls, function_env, resources):  # noqa: F811
+        synth, calls, function_env, aws_stand_ins, resources):  # noqa: F811
     from handlers import api, events, sender
 
     recorded, recording = calls

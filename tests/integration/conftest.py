@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -101,5 +102,31 @@ def function_env(monkeypatch, resources) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def api_env(function_env) -> dict[str, str]:
+def aws_stand_ins(monkeypatch, resources, tmp_path) -> Iterator[dict[str, Any]]:
+    """What moto lacks, on loopback as the local stack runs it: the SES simulator (the
+    configuration set's sending options, SES's account suppression list) and the Lambda
+    stand-in (the sender's event source mapping a pause switches off)."""
+    from mailroom_dev.local import resources as local
+    from mailroom_dev.local.lambda_api import EventSourceMapping, LambdaApi
+    from mailroom_dev.local.ses_simulator import SesSimulator
+
+    simulator = SesSimulator(sns=boto3.client("sns", region_name=REGION),
+                             ses_events_topic_arn=resources.ses_events_topic_arn,
+                             configuration_set=local.CONFIGURATION_SET,
+                             outbox_dir=tmp_path / "outbox")
+    lambda_api = LambdaApi([EventSourceMapping(
+        uuid=mapping_id, function_name=f"mailroom-{function}",
+        queue_arn=resources.send_queue.arn, batch_size=10)
+        for function, mapping_id in resources.consumers.items()])
+    simulator.start()
+    lambda_api.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SESV2", simulator.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", lambda_api.url)
+    yield {"simulator": simulator, "lambda_api": lambda_api}
+    lambda_api.stop()
+    simulator.stop()
+
+
+@pytest.fixture
+def api_env(function_env, aws_stand_ins) -> dict[str, str]:
     return function_env

@@ -300,3 +300,29 @@ def test_a_suppression_batch_of_the_wrong_shape_is_refused_whole(api, api_env, b
     status, answer = api("POST", "/v1/suppressions/batch", body)
 
     assert (status, answer["error"]["code"]) == (422, code)
+
+
+def test_removing_a_suppression_clears_it_from_ses_s_account_list_too(api, api_env,
+                                                                      aws_stand_ins):
+    from datetime import UTC, datetime
+
+    account = aws_stand_ins["simulator"].account_suppressions
+    account["ada@example.com"] = ("BOUNCE", datetime.now(UTC))
+    api("PUT", "/v1/suppressions/ada@example.com", {"reason": "manual"})
+
+    assert api("DELETE", "/v1/suppressions/ada@example.com")[0] == 204
+
+    assert "ada@example.com" not in account
+    assert api("GET", "/v1/suppressions/ada@example.com")[0] == 404
+
+
+def test_an_address_only_ses_suppresses_is_unblocked_by_the_same_delete(api, api_env,
+                                                                       aws_stand_ins):
+    from datetime import UTC, datetime
+
+    account = aws_stand_ins["simulator"].account_suppressions
+    account["bob@example.com"] = ("COMPLAINT", datetime.now(UTC))
+
+    assert api("DELETE", "/v1/suppressions/bob@example.com")[0] == 204
+    assert "bob@example.com" not in account
+    assert api("DELETE", "/v1/suppressions/bob@example.com")[0] == 404  # on neither list now

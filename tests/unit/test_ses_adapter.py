@@ -119,3 +119,39 @@ def test_botocore_never_retries_send_email_on_its_own(monkeypatch):
     mailer = SesMailer("mailroom-events")  # its own client, as in Lambda
 
     assert mailer.client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_the_account_suppression_list_is_read_page_by_page_in_mailroom_s_words():
+    from datetime import UTC, datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from mailroom.adapters.ses import SesAccountSuppressions
+    from mailroom.models import SuppressionReason
+
+    client = boto3.client("sesv2", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    with Stubber(client) as stubber:
+        stubber.add_response("list_suppressed_destinations", {
+            "SuppressedDestinationSummaries": [
+                {"EmailAddress": "Ada@Example.com", "Reason": "BOUNCE", "LastUpdateTime": at}],
+            "NextToken": "2"}, {})
+        stubber.add_response("list_suppressed_destinations", {
+            "SuppressedDestinationSummaries": [
+                {"EmailAddress": "bob@example.com", "Reason": "COMPLAINT", "LastUpdateTime": at}]},
+            {"NextToken": "2"})
+        stubber.add_client_error("delete_suppressed_destination", "NotFoundException",
+                                 http_status_code=404,
+                                 expected_params={"EmailAddress": "cy@example.com"})
+        stubber.add_response("delete_suppressed_destination", {},
+                             {"EmailAddress": "ada@example.com"})
+        account = SesAccountSuppressions(client)
+
+        assert list(account.entries()) == [
+            ("ada@example.com", SuppressionReason.HARD_BOUNCE, at),
+            ("bob@example.com", SuppressionReason.COMPLAINT, at)]
+        assert account.remove("cy@example.com") is False
+        assert account.remove("ada@example.com") is True
+        stubber.assert_no_pending_responses()

@@ -14,7 +14,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from mailroom import shape
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.pausing import gated_switch
-from mailroom.ports import Counters, MessageStore, SendingSwitch, SuppressionStore
+from mailroom.ports import (
+    AccountSuppressionList,
+    Counters,
+    MessageStore,
+    SendingSwitch,
+    SuppressionStore,
+)
 from mailroom.reputation import ReputationPolicy
 from mailroom.settings import ApiSettings, api_settings
 
@@ -33,6 +39,7 @@ class Dependencies:
     suppressions: SuppressionStore
     switch: SendingSwitch
     counters: Counters
+    account_suppressions: AccountSuppressionList
     reputation: ReputationPolicy
     # `acceptor.accept` behind Powertools idempotency (see idempotent_accept).
     idempotent_accept: Any
@@ -45,6 +52,7 @@ class Dependencies:
             DynamoSendingSwitch,
             DynamoSuppressionStore,
         )
+        from mailroom.adapters.ses import SesAccountSuppressions
         from mailroom.adapters.sqs import SqsSendQueue
         from mailroom.templates import TemplateCatalog
 
@@ -63,6 +71,7 @@ class Dependencies:
         )
         return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
                    switch=switch, counters=DynamoCounters(settings.counters_table),
+                   account_suppressions=SesAccountSuppressions(),
                    reputation=ReputationPolicy.from_settings(settings),
                    idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor))
 

@@ -129,7 +129,8 @@ class SuppressionBatchRequest(BaseModel):
     entries: list[Any] = Field(
         min_length=1, max_length=MAX_SUPPRESSION_BATCH,
         description=f"Up to {MAX_SUPPRESSION_BATCH} entries, each checked on its own.",
-        json_schema_extra={"items": {"$ref": "#/components/schemas/SuppressionEntry"}})
+        # Inline: no route takes an entry alone, so it is not among the document's schemas.
+        json_schema_extra={"items": SuppressionEntry.model_json_schema()})
 
 
 class SuppressionBatchItem(BaseModel):

@@ -9,10 +9,11 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from mailroom.addresses import MAX_ADDRESS_LENGTH, lookup_key, validate
-from mailroom.errors import MailroomError, NotFound
+from mailroom.errors import MailroomError, NotFound, SesUnavailable
 from mailroom.models import Suppression, SuppressionReason, utcnow
 from mailroom.shape import ROUTES
 
@@ -119,10 +120,21 @@ def suppress_batch(body: Annotated[SuppressionBatchRequest, Body()]) -> Suppress
        summary="Remove an address from the suppression list", status_code=204,
        responses=responses(204, None, "Removed", 404))
 def delete_suppression(email: Email) -> Response[None]:
+    """Off Mailroom's list and SES's account-level list both: an address unblocked on
+    purpose is really unblocked."""
     address = _listed_address(email)
-    if not current(router).suppressions.delete(address):
+    deps = current(router)
+    ours = deps.suppressions.delete(address)
+    try:
+        theirs = deps.account_suppressions.remove(address)
+    except ClientError as error:
+        raise SesUnavailable(
+            f"{address} is off Mailroom's list, but SES's account-level list could not be "
+            f"changed ({error.response.get('Error', {}).get('Code', 'error')}): send the "
+            "DELETE again.", details={"email": address}) from error
+    if not (ours or theirs):
         raise NotFound(f"{address} is not suppressed.", details={"email": address})
-    logger.info("removed an address from the suppression list")
+    logger.info("removed an address from the suppression lists", ours=ours, ses=theirs)
     return Response(status_code=204, body=None)
 
 

@@ -4,6 +4,9 @@ SES error into a `TransientSendError` or a `PermanentSendError` with a plain-wor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -16,7 +19,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ..models import MESSAGE_ID_TAG, Failure, SendRequest
+from ..models import MESSAGE_ID_TAG, Failure, SendRequest, SuppressionReason
 from ..sending import (
     PAUSED_CODES,
     PERMANENT_FAILURES,
@@ -98,3 +101,40 @@ def classify(error: ClientError) -> Exception:
                 action="SES refused the message; the diagnostic says why.",
                 diagnostic=f"{code}: {message}"),
     )
+
+
+# SES's reasons for its account-level list, in Mailroom's words.
+ACCOUNT_REASONS = {"BOUNCE": SuppressionReason.HARD_BOUNCE,
+                   "COMPLAINT": SuppressionReason.COMPLAINT}
+
+
+class SesAccountSuppressions:
+    """The account-level suppression list. Its client is made on first use (a removal is
+    rare, and a client costs cold-start time)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or boto3.client("sesv2")
+
+    def remove(self, email: str) -> bool:
+        try:
+            self.client.delete_suppressed_destination(EmailAddress=email)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NotFoundException":
+                return False
+            raise
+        return True
+
+    def entries(self) -> Iterator[tuple[str, SuppressionReason, datetime]]:
+        token: dict[str, str] = {}  # botocore has no paginator for this one
+        while True:
+            page = self.client.list_suppressed_destinations(**token)
+            for summary in page.get("SuppressedDestinationSummaries", []):
+                yield (summary["EmailAddress"].lower(), ACCOUNT_REASONS[summary["Reason"]],
+                       summary["LastUpdateTime"])
+            if not page.get("NextToken"):
+                return
+            token = {"NextToken": page["NextToken"]}
