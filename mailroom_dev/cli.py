@@ -852,7 +852,7 @@ def sweep(
 ) -> None:
     """Mark mail SES took but reported nothing about since as `unconfirmed`, now rather
     than at the next hourly sweep. Needs AWS access (or the local stack)."""
-    event: dict[str, Any] = {shape.SCHEDULED_TASK_KEY: "sweep"}
+    event: dict[str, Any] = dict(shape.SWEEP.event)
     if settled_hours is not None:
         event["settled_seconds"] = settled_hours * 3600
     result = invoke(_settings(ctx), shape.EVENTS, event)

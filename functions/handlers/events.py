@@ -122,11 +122,11 @@ def handler(event: dict[str, Any], context: LambdaContext,
     """Lambda's entry point; tests pass `deps` built with fakes."""
     deps = deps or dependencies()
     task = event.get(shape.SCHEDULED_TASK_KEY)
-    if task == "reputation_check":
+    if task == shape.REPUTATION_CHECK.task:
         _guard_reputation(deps, scheduled=True)
         _reconcile_gates(deps)
         return None
-    if task == "sweep":
+    if task == shape.SWEEP.task:
         return _sweep(deps, event)
     if _is_sns_invocation(event):
         _handle_sns(event, deps)

@@ -311,6 +311,14 @@ class Function:
         return {access.resource.setting: access.resource for access in self.access}
 
 
+REPUTATION_CHECK = Schedule(
+    10, "reputation_check", "A quiet hour still confirms or clears the reputation guard's "
+                            "level; the pause's gates are brought in line with the switch.")
+SWEEP = Schedule(60, "sweep", "Mail SES took with no outcome after the settled window is "
+                              "marked unconfirmed: the feedback path may be broken.")
+CANARY_RUN = Schedule(15, "canary", "The whole path, checked end to end: a broken hop is "
+                                    "found within two runs.")
+
 # Who pauses (the api function for an operator, the events function for the guard) also
 # stops the sender's consumer and SES's configuration set, and a resume starts both again.
 PAUSE_ACCESS = (
@@ -365,13 +373,7 @@ EVENTS = Function(
     "events", "handlers.events.handler", EventsSettings, EVENTS_TIMEOUT_SECONDS,
     "Applies SES events: message timeline, suppressions, notifications",
     event_source=EventSource(EVENTS_QUEUE),
-    schedules=(
-        Schedule(10, "reputation_check",
-                 "A quiet hour still confirms or clears the reputation guard's level; the "
-                 "pause's gates are brought in line with the sending switch."),
-        Schedule(60, "sweep", "Mail SES took with no outcome after the settled window is "
-                              "marked unconfirmed: the feedback path may be broken."),
-    ),
+    schedules=(REPUTATION_CHECK, SWEEP),
     access=(
         Access(MESSAGES, ("GetItem", "UpdateItem", "Query"),
                "Find a message by SES message id, append to its timeline, move its status.",
@@ -393,8 +395,7 @@ CANARY = Function(
     "canary", "handlers.canary.handler", CanarySettings, 30,
     "Sends one tagged email through the API and checks the last one's round trip",
     memory_mb=256,
-    schedules=(Schedule(15, "canary", "The whole path, checked end to end: a broken hop is "
-                                      "found within two runs."),),
+    schedules=(CANARY_RUN,),
     access=(
         Access(CONTROL, ("GetItem", "PutItem"), "Remember the last canary message."),
         Access(API_KEY, ("GET",), "Read the key's value to call the API like an app."),

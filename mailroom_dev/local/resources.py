@@ -35,7 +35,7 @@ LOCAL_RETRY_BASE_SECONDS = 1
 # Scheduled invocations every half minute, whatever the stack's rate: quick to watch. The
 # canary keeps its own rate: every half minute it would fill the outbox with its mail.
 LOCAL_SCHEDULE_SECONDS = 30
-AT_DECLARED_RATE = {"canary"}
+AT_DECLARED_RATE = {shape.CANARY_RUN.task}
 
 
 def local_schedule_seconds(schedule: shape.Schedule) -> float:
