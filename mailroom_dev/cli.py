@@ -140,11 +140,12 @@ class ApiError(CliError):
         error = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(error, dict):
             self.code = str(error.get("code"))
+            self.details = error.get("details")
             message = f"{error.get('message')} ({self.code}, HTTP {status})"
             if error.get("details"):
                 message += f"\n  details: {json.dumps(error['details'])}"
         else:
-            self.code = ""
+            self.code, self.details = "", None
             message = f"HTTP {status}: {payload}"
         super().__init__(message)
         self.status = status
@@ -524,11 +525,13 @@ def suppressions_get(ctx: typer.Context, email: str, as_json: JsonFlag = False) 
     except ApiError as error:
         if error.status == 404:
             console.print(f"{email} is not suppressed.")
+            _print_history((error.details or {}).get("history") or [])
             raise typer.Exit(1) from None
         raise
     if as_json:
         return _print_json(item)
     _print_suppression(item)
+    _print_history(item.get("history") or [])
 
 
 @suppressions_app.command("add")
@@ -541,7 +544,7 @@ def suppressions_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Suppress an address by hand (reason `manual`)."""
-    body: dict[str, Any] = {"reason": "manual"}
+    body: dict[str, Any] = {"reason": "manual", "actor": actor(_settings(ctx))}
     if note:
         body["note"] = note
     if expires_at:
@@ -558,7 +561,9 @@ def suppressions_add(
 def suppressions_remove(ctx: typer.Context, email: str) -> None:
     """Let Mailroom send to an address again."""
     try:
-        _settings(ctx).api().call("DELETE", _suppression_path(email))
+        settings = _settings(ctx)
+        settings.api().call("DELETE", _suppression_path(email) + "?"
+                            + urlencode({"actor": actor(settings)}))
     except ApiError as error:
         if error.status == 404:
             console.print(f"{email} was not suppressed.")
@@ -988,6 +993,18 @@ def _print_suppression(item: dict[str, Any]) -> None:
         console.print(f"  source {escape(item['source'])}")
     if item.get("note"):
         console.print(f"  note {escape(item['note'])}")
+
+
+def _print_history(history: list[dict[str, Any]]) -> None:
+    if not history:
+        return
+    table = Table("when", "change", "reason", "by", "note", title="History", expand=True)
+    for change in history:
+        table.add_row(change.get("at", ""), change.get("action", ""),
+                      change.get("reason") or "", escape(change.get("by") or
+                                                         change.get("source") or ""),
+                      escape(change.get("note") or ""))
+    console.print(table)
 
 
 def _print_notification(body: str, as_json: bool) -> None:

@@ -9,7 +9,8 @@ import base64
 import itertools
 import json
 from collections.abc import Callable, Collection, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from mailroom.counting import (
     Breakdown,
@@ -138,6 +139,7 @@ class FakeMessageStore:
 class FakeSuppressionStore:
     def __init__(self) -> None:
         self.items: dict[str, Suppression] = {}
+        self.changes: dict[str, list[dict[str, Any]]] = {}  # address → its history
         # address → {event key → when it bounced}; pruned to the window as the adapter does
         self.soft_bounces: dict[str, dict[str, datetime]] = {}
 
@@ -151,25 +153,42 @@ class FakeSuppressionStore:
 
     def put(self, suppression: Suppression) -> None:
         self.items[suppression.email] = suppression
+        self._record(suppression)
 
     def add(self, suppression: Suppression, now: datetime) -> bool:
         if self.get(suppression.email, now) is not None:
             return False
-        self.items[suppression.email] = suppression
+        self.put(suppression)
         return True
 
     def strengthen(
         self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
     ) -> bool:
         existing = self.items.get(suppression.email)
+        if existing is not None and _same_entry(suppression, existing):
+            return True  # written by an earlier attempt of the same event
         if existing is None or _replaces(suppression, existing, outranks):
-            self.items[suppression.email] = suppression
+            self.put(suppression)
             return True
-        return _same_entry(suppression, existing)
+        return False
 
-    def delete(self, email: str) -> bool:
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
         self.soft_bounces.pop(email, None)
-        return self.items.pop(email, None) is not None
+        removed = self.items.pop(email, None) is not None
+        if removed:
+            self.changes.setdefault(email, []).append(
+                {"at": (at or datetime.now(UTC)).isoformat(), "action": "removed",
+                 **({"by": by} if by else {})})
+        return removed
+
+    def history(self, email: str) -> list[dict[str, Any]]:
+        return list(self.changes.get(email, []))
+
+    def _record(self, suppression: Suppression) -> None:
+        data = suppression.model_dump(mode="json", exclude={"email", "created_at"},
+                                      exclude_none=True)
+        self.changes.setdefault(suppression.email, []).append(
+            {"at": suppression.created_at.isoformat(), "action": "suppressed", **data})
 
     def list(
         self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None

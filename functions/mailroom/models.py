@@ -172,6 +172,8 @@ class Suppression(BaseModel):
     # Where it came from: "ses" (an event), "api" (an operator), with the SES ids when known.
     source: str
     note: str | None = None
+    # Who made the change: the API key id and the actor a caller named, or "ses".
+    by: str | None = None
 
     @field_validator("created_at", "expires_at")
     @classmethod

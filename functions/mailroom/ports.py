@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from .counting import Breakdown, CountedEvent, Totals, Traffic
 from .models import (
@@ -116,9 +116,14 @@ class SuppressionStore(Protocol):
         note), so a retry gets the same answer. False when a stronger entry stands."""
         ...
 
-    def delete(self, email: str) -> bool:
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
         """Remove the entry and the address's soft-bounce count; True if there was an entry
-        (active or not yet swept after expiring)."""
+        (active or not yet swept after expiring). Its history stays (a tombstone)."""
+        ...
+
+    def history(self, email: str) -> list[dict[str, Any]]:
+        """Every change to the address's entry, oldest first: `at`, `action` (suppressed,
+        removed), and `reason`, `source`, `by`, `note` as they were. Survives removal."""
         ...
 
     def list(

@@ -339,3 +339,38 @@ def test_add_replaces_an_entry_that_has_expired(suppression_store):
 
     assert suppression_store.add(entry(MANUAL, source="import", minutes=60 * 48), later)
     assert suppression_store.get("ada@example.com", later).reason is MANUAL
+
+
+# --- history: who changed what, and a tombstone on removal -------------------------------
+def test_each_change_is_kept_with_who_and_the_history_survives_removal(suppression_store):
+    suppression_store.put(entry(HARD))
+    suppression_store.put(entry(MANUAL, minutes=5, note="confirmed by support",
+                                source="api").model_copy(update={"by": "ada (API key k1)"}))
+
+    assert suppression_store.delete("ada@example.com", by="bob (API key k2)",
+                                    at=NOW + timedelta(minutes=9)) is True
+
+    assert suppression_store.get("ada@example.com", NOW) is None
+    history = suppression_store.history("ada@example.com")
+    assert [(h["action"], h.get("reason"), h.get("by")) for h in history] == [
+        ("suppressed", "hard_bounce", None),
+        ("suppressed", "manual", "ada (API key k1)"),
+        ("removed", None, "bob (API key k2)")]
+    assert history[1]["note"] == "confirmed by support"
+    assert history[2]["at"] == (NOW + timedelta(minutes=9)).isoformat()
+    assert suppression_store.delete("ada@example.com") is False  # nothing left to remove
+    assert len(suppression_store.history("ada@example.com")) == 3
+    assert suppression_store.list(NOW, None, 10, None) == ([], None)  # tombstones never list
+
+
+def test_a_redelivered_event_does_not_repeat_the_history(suppression_store):
+    bounced = entry(HARD)
+
+    assert suppression_store.strengthen(bounced) is True
+    assert suppression_store.strengthen(bounced) is True  # the same event, again
+
+    assert len(suppression_store.history("ada@example.com")) == 1
+
+
+def test_an_address_never_suppressed_has_no_history(suppression_store):
+    assert suppression_store.history("nobody@example.com") == []

@@ -326,3 +326,20 @@ def test_an_address_only_ses_suppresses_is_unblocked_by_the_same_delete(api, api
     assert api("DELETE", "/v1/suppressions/bob@example.com")[0] == 204
     assert "bob@example.com" not in account
     assert api("DELETE", "/v1/suppressions/bob@example.com")[0] == 404  # on neither list now
+
+
+def test_a_suppression_keeps_its_history_with_who_and_survives_removal(api, api_env):
+    address = "/v1/suppressions/dee@example.com"
+    api("PUT", address, {"reason": "manual", "note": "asked us", "actor": "ada"})
+
+    status, entry = api("GET", address)
+    assert (status, entry["by"]) == (200, "ada (API key unknown)")
+    assert [(h["action"], h["by"]) for h in entry["history"]] == [
+        ("suppressed", "ada (API key unknown)")]
+
+    assert api("DELETE", address, query={"actor": "bob"})[0] == 204
+
+    status, gone = api("GET", address)
+    assert (status, gone["error"]["code"]) == (404, "not_found")
+    assert [(h["action"], h["by"]) for h in gone["error"]["details"]["history"]] == [
+        ("suppressed", "ada (API key unknown)"), ("removed", "bob (API key unknown)")]

@@ -362,7 +362,8 @@ def test_suppressions_add_puts_a_manual_entry(api):
 
     assert result.exit_code == 0, result.output
     assert api.calls == [("PUT", "/v1/suppressions/ada@example.com", {
-        "reason": "manual", "note": "asked us", "expires_at": "2027-01-01T00:00:00Z"})]
+        "reason": "manual", "note": "asked us", "expires_at": "2027-01-01T00:00:00Z",
+        "actor": cli.actor()})]
     assert "Suppressed ada@example.com." in result.output
     assert "note asked us" in result.output
 
@@ -372,21 +373,23 @@ def test_suppressions_add_without_options_sends_only_the_reason(api):
 
     run("suppressions", "add", "ada@example.com")
 
-    assert api.calls[0][2] == {"reason": "manual"}
+    assert api.calls[0][2] == {"reason": "manual", "actor": cli.actor()}
 
 
 def test_suppressions_remove_deletes_the_entry(api):
-    api.answer("DELETE", "/v1/suppressions/ada@example.com", None)
+    removal = f"/v1/suppressions/ada@example.com?actor={cli.actor()}"
+    api.answer("DELETE", removal, None)
 
     result = run("suppressions", "remove", "ada@example.com")
 
     assert result.exit_code == 0, result.output
-    assert api.calls == [("DELETE", "/v1/suppressions/ada@example.com", None)]
+    assert api.calls == [("DELETE", removal, None)]
     assert "Removed ada@example.com from the suppression list." in result.output
 
 
 def test_suppressions_remove_says_plainly_when_it_was_not_suppressed(api):
-    api.answer("DELETE", "/v1/suppressions/bob@example.com", ApiError(404, NOT_FOUND))
+    api.answer("DELETE", f"/v1/suppressions/bob@example.com?actor={cli.actor()}",
+               ApiError(404, NOT_FOUND))
 
     result = run("suppressions", "remove", "bob@example.com")
 

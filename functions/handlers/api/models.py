@@ -67,6 +67,9 @@ class SuppressionUpdate(BaseModel):
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the entry lapses (ISO 8601 with a time zone); "
                                   "omit for never.")
+    actor: str | None = Field(default=None, max_length=200,
+                              description="Who asks (a person or a system), recorded with "
+                                          "the API key id in the entry's history.")
 
     @field_validator("expires_at")
     @classmethod
@@ -197,10 +200,16 @@ class SuppressionView(BaseModel):
     expires_at: datetime | None
     source: str
     note: str | None = None
+    by: str | None = None
+    history: list[dict[str, Any]] | None = Field(
+        default=None, description="Every change, oldest first (only when one address is "
+                                  "asked for).")
 
     @classmethod
-    def of(cls, suppression: Suppression) -> SuppressionView:
-        return cls.model_validate(suppression.to_api())
+    def of(cls, suppression: Suppression,
+           history: list[dict[str, Any]] | None = None) -> SuppressionView:
+        return cls.model_validate({**suppression.to_api(), "by": suppression.by,
+                                   "history": history})
 
 
 class SuppressionList(BaseModel):

@@ -12,7 +12,7 @@ from mailroom.shape import ROUTES
 
 from .dependencies import current, logger
 from .models import SendingUpdate, SendingView, responses
-from .routing import route
+from .routing import route, who
 
 router = APIGatewayRouter()
 TAG = "sending"
@@ -32,7 +32,7 @@ def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
     stands); a resume always takes."""
     switch = current(router).switch
     state = SendingState(paused=body.paused, reason=body.reason, since=utcnow(), source="api",
-                         by=_who(body.actor))
+                         by=who(router, body.actor))
     if body.paused:
         if not switch.pause(state):
             logger.info("already paused: the first pause stands", reason=body.reason)
@@ -41,9 +41,3 @@ def put_sending(body: Annotated[SendingUpdate, Body()]) -> SendingView:
         switch.set(state)
     logger.info("sending paused" if body.paused else "sending resumed", reason=body.reason)
     return SendingView.of(state)
-
-
-def _who(actor: str | None) -> str:
-    """The named actor and the API key the request came with (API Gateway's id for it)."""
-    key_id = router.current_event.request_context.identity.api_key_id
-    return f"{actor or 'unnamed'} (API key {key_id or 'unknown'})"

@@ -31,7 +31,7 @@ from .models import (
     SuppressionView,
     responses,
 )
-from .routing import route
+from .routing import route, who
 
 router = APIGatewayRouter()
 TAG = "suppressions"
@@ -57,10 +57,13 @@ def list_suppressions(
        responses=responses(200, SuppressionView, "The entry", 404))
 def get_suppression(email: Email) -> SuppressionView:
     address = _listed_address(email)
-    suppression = current(router).suppressions.get(address, utcnow())
+    store = current(router).suppressions
+    suppression = store.get(address, utcnow())
+    history = store.history(address)
     if suppression is None:
-        raise NotFound(f"{address} is not suppressed.", details={"email": address})
-    return SuppressionView.of(suppression)
+        raise NotFound(f"{address} is not suppressed.",
+                       details={"email": address, "history": history})
+    return SuppressionView.of(suppression, history)
 
 
 @route(router, ROUTES.put_suppression, tag=TAG, summary="Suppress an address by hand",
@@ -71,6 +74,7 @@ def put_suppression(email: Email,
     suppression = Suppression.model_validate({
         "email": address, "reason": body.reason, "created_at": utcnow(),
         "expires_at": body.expires_at, "source": "api", "note": body.note,
+        "by": who(router, body.actor),
     })
     current(router).suppressions.put(suppression)
     logger.info("suppressed an address by hand")
@@ -103,7 +107,8 @@ def suppress_batch(body: Annotated[SuppressionBatchRequest, Body()]) -> Suppress
             continue
         valid.append((index, Suppression.model_validate({
             "email": address, "reason": entry.reason, "created_at": now,
-            "expires_at": entry.expires_at, "source": "api", "note": entry.note})))
+            "expires_at": entry.expires_at, "source": "api", "note": entry.note,
+            "by": who(router, entry.actor)})))
     store = current(router).suppressions
     # Conditional writes, one per address, in parallel: DynamoDB batches take no conditions.
     with ThreadPoolExecutor(max_workers=BATCH_WRITERS) as pool:
@@ -119,12 +124,16 @@ def suppress_batch(body: Annotated[SuppressionBatchRequest, Body()]) -> Suppress
 @route(router, ROUTES.delete_suppression, tag=TAG,
        summary="Remove an address from the suppression list", status_code=204,
        responses=responses(204, None, "Removed", 404))
-def delete_suppression(email: Email) -> Response[None]:
+def delete_suppression(
+    email: Email,
+    actor: Annotated[str | None, Query(max_length=200, description=(
+        "Who asks, recorded with the API key id in the entry's history."))] = None,
+) -> Response[None]:
     """Off Mailroom's list and SES's account-level list both: an address unblocked on
-    purpose is really unblocked."""
+    purpose is really unblocked. The entry's history stays."""
     address = _listed_address(email)
     deps = current(router)
-    ours = deps.suppressions.delete(address)
+    ours = deps.suppressions.delete(address, by=who(router, actor), at=utcnow())
     try:
         theirs = deps.account_suppressions.remove(address)
     except ClientError as error:

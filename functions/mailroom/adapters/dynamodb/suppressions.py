@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from ...models import Suppression, SuppressionReason
+from ...models import Suppression, SuppressionReason, utcnow
 from ...ports import SoftBounces
 from ...shape import SUPPRESSIONS, SUPPRESSIONS_BY_REASON
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
@@ -35,6 +35,14 @@ BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
 SCAN_KEY = (SUPPRESSIONS.partition_key,)
 REASON_INDEX_KEY = (*SCAN_KEY, *SUPPRESSIONS_BY_REASON.keys)
 SOFT_BOUNCE_WRITE_ATTEMPTS = 5
+HISTORY = "history"
+
+
+def _change(suppression: Suppression) -> dict[str, Any]:
+    """One history record: what was written, when, by whom."""
+    data = suppression.model_dump(mode="json", exclude={"email", "created_at"},
+                                  exclude_none=True)
+    return {"at": suppression.created_at.isoformat(), "action": "suppressed", **data}
 
 
 class DynamoSuppressionStore:
@@ -101,15 +109,21 @@ class DynamoSuppressionStore:
                 f" OR #reason IN ({outranked})" if outranks else "")
         else:
             replaces = "(attribute_exists(#ttl) AND #ttl <= :ttl)"
+        # The same entry is not written again (its history would repeat): a retry of the
+        # event that wrote it is told True all the same, rather than mistaken for a rival.
         request["ConditionExpression"] = (
-            f"attribute_not_exists(#reason) OR {replaces} OR ({_same_entry(suppression)})"
+            f"(attribute_not_exists(#reason) OR {replaces}) AND NOT ({_same_entry(suppression)})"
         )
         try:
             self.client.update_item(**request)
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            return False
+            item = self.client.get_item(TableName=self.table_name,
+                                        Key={"email": {"S": suppression.email}},
+                                        ConsistentRead=True).get("Item")
+            return bool(item and "reason" in item
+                        and _is_same_entry(suppression, _to_suppression(item)))
         return True
 
     def _write_request(self, suppression: Suppression) -> dict[str, Any]:
@@ -127,6 +141,11 @@ class DynamoSuppressionStore:
         else:
             removes.append("#ttl")
         names["#ttl"] = TTL_ATTRIBUTE
+        # Each write that takes appends its change: the history outlives the entry.
+        sets.append("#history = list_append(if_not_exists(#history, :empty), :change)")
+        names["#history"] = HISTORY
+        values[":empty"] = {"L": []}
+        values[":change"] = {"L": [to_attribute(_change(suppression))]}
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
             "TableName": self.table_name,
@@ -136,16 +155,37 @@ class DynamoSuppressionStore:
             "ExpressionAttributeValues": values,
         }
 
-    def delete(self, email: str) -> bool:
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
         # Forget the soft-bounce count too: an operator removing an entry has confirmed the
         # address, and old bounces must not re-suppress it on the next one.
         self.client.delete_item(TableName=self.table_name, Key=_soft_bounce_key(email))
-        response = self.client.delete_item(
-            TableName=self.table_name,
-            Key={"email": {"S": email}},
-            ReturnValues="ALL_OLD",
-        )
-        return "reason" in response.get("Attributes", {})
+        fields = [name for name in Suppression.model_fields if name != "email"]
+        change = {"at": (at or utcnow()).isoformat(), "action": "removed",
+                  **({"by": by} if by else {})}
+        try:
+            self.client.update_item(
+                TableName=self.table_name, Key={"email": {"S": email}},
+                # A tombstone: the entry goes, its history stays.
+                UpdateExpression="REMOVE " + ", ".join(f"#{name}" for name in fields)
+                                 + ", #ttl SET #history = list_append(if_not_exists(#history, "
+                                   ":empty), :change)",
+                ConditionExpression="attribute_exists(#reason)",
+                ExpressionAttributeNames={**{f"#{name}": name for name in fields},
+                                          "#ttl": TTL_ATTRIBUTE, "#history": HISTORY},
+                ExpressionAttributeValues={":empty": {"L": []},
+                                           ":change": {"L": [to_attribute(change)]}})
+        except ClientError as error:
+            if is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def history(self, email: str) -> list[dict[str, Any]]:
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True,
+            ProjectionExpression="#history", ExpressionAttributeNames={"#history": HISTORY},
+        ).get("Item", {})
+        return list(from_item(item).get(HISTORY, []))
 
     def list(
         self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
@@ -253,6 +293,11 @@ def _same_entry(suppression: Suppression) -> str:
     retry is told True again rather than mistaken for a rival."""
     note = "#note = :note" if suppression.note is not None else "attribute_not_exists(#note)"
     return f"#reason = :reason AND #created_at = :created_at AND {note}"
+
+
+def _is_same_entry(candidate: Suppression, existing: Suppression) -> bool:
+    return (candidate.reason, candidate.created_at, candidate.note) == (
+        existing.reason, existing.created_at, existing.note)
 
 
 def _soft_bounce_key(email: str) -> dict[str, Any]:
