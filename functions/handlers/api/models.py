@@ -201,6 +201,8 @@ class SuppressionView(BaseModel):
     source: str
     note: str | None = None
     by: str | None = None
+    # Entries for one category of mail only (DESIGN §4); none can be written yet.
+    categories: list[str] = Field(default_factory=list)
     history: list[dict[str, Any]] | None = Field(
         default=None, description="Every change, oldest first (only when one address is "
                                   "asked for).")
