@@ -20,6 +20,7 @@ import functools
 import json
 import math
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -499,10 +500,17 @@ def _render_handlebars(source: str, context: dict[str, Any]) -> str:
     return str(_compile(source)(context))
 
 
+# pybars' compiler keeps its code builder on the class, shared by every Compiler: two
+# compilations at once (the local stack renders in many threads) corrupt each other. The
+# compiled templates are safe to run concurrently; only compiling is serialised.
+_COMPILE_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> Any:
     # pybars compiles each template to Python code, which is slow; a warm Lambda compiles each
     # part once. Imported here so that only code paths that render pay for the import.
     import pybars
 
-    return pybars.Compiler().compile(source)
+    with _COMPILE_LOCK:
+        return pybars.Compiler().compile(source)

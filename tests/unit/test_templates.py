@@ -408,3 +408,43 @@ def test_an_example_of_the_wrong_type_fails_the_build(tmp_path):
     )
     with pytest.raises(TemplateBuildError, match=r"example.json: `data.name` must be text"):
         build_catalog(source)
+
+
+def test_templates_compiled_in_many_threads_at_once_each_render_their_own_text():
+    """The local stack renders in many threads; pybars' compiler shares its state across
+    instances, so unguarded concurrent compiles fail ('list' object has no attribute
+    'grow') or mix up their code."""
+    import threading
+
+    threads, rounds = 8, 6
+    start = threading.Barrier(threads)
+    results: dict[tuple[int, int], str] = {}
+    errors: list[BaseException] = []
+
+    def render_distinct_templates(thread: int) -> None:
+        start.wait()
+        for round_ in range(rounds):
+            # A fresh source each time, so every render compiles.
+            template = TemplateCatalog.from_dict({"t": {
+                "subject": f"Hi {{{{name}}}} {thread}/{round_}",
+                "html": f"<p>{thread}/{round_} {{{{#each items}}}}[{{{{name}}}}]{{{{/each}}}}</p>",
+                "text": f"{thread}/{round_} {{{{name}}}}",
+                "variables": ["name", "items"], "lists": {"items": ["name"]},
+            }}).get("t")
+            try:
+                rendered = template.render({"name": "Ada", "items": [{"name": "tea"}]})
+            except Exception as error:
+                errors.append(error)
+            else:
+                results[(thread, round_)] = rendered.subject + "|" + rendered.html
+
+    workers = [threading.Thread(target=render_distinct_templates, args=(index,))
+               for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert errors == []
+    assert results == {(t, r): f"Hi Ada {t}/{r}|<p>{t}/{r} [tea]</p>"
+                       for t in range(threads) for r in range(rounds)}
