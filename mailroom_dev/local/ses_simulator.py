@@ -8,7 +8,9 @@ mailbox simulator.
 
 For testing the sender's resilience it also enforces a maximum send rate (429
 TooManyRequestsException, like a new SES account's 14/s) and takes injected faults:
-`POST /_simulator/faults {"throttle": N, "server_error": N, "reject": N}`."""
+`POST /_simulator/faults {"throttle": N, "server_error": N, "reject": N}` fails the next N
+calls so; `{"rates": {"throttle": 0.2, "server_error": 0.1}}` fails that share of all calls
+from then on, at random (seeded, so a run can be repeated)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import heapq
 import itertools
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -251,6 +254,8 @@ class SesSimulator:
         self.account_suppressions: dict[str, tuple[str, datetime]] = {
             SUPPRESSION_LIST_ADDRESS: ("BOUNCE", datetime.now(UTC))}
         self.faults = dict.fromkeys(FAULTS, 0)
+        self.fault_rates = dict.fromkeys(FAULTS, 0.0)
+        self._fault_dice = random.Random(0)
         self.sends: list[SimulatedSend] = []
         self._templates = (
             {template.ses_name(template_prefix): template for template in catalog}
@@ -415,6 +420,11 @@ class SesSimulator:
             if self.faults[name] > 0:
                 self.faults[name] -= 1
                 raise SesError(status, code, message)
+        roll = self._fault_dice.random()
+        for name, rate in self.fault_rates.items():
+            if roll < rate:
+                raise SesError(*FAULTS[name])
+            roll -= rate
 
     def _template_for(self, content: dict[str, Any]) -> Any:
         if "Template" not in content:
@@ -582,16 +592,18 @@ class _SesRequestHandler(JsonRequestHandler):
         simulator = self.simulator
         with simulator._lock:
             if route == ("POST", "/_simulator/faults"):
-                for name, count in payload.items():
+                rates = payload.pop("rates", None) or {}
+                for name in [*payload, *rates]:
                     if name not in FAULTS:
                         raise _bad_request(f"Unknown fault {name!r}; use {sorted(FAULTS)}.")
+                for name, count in payload.items():
                     simulator.faults[name] += int(count)
-                return {"faults": dict(simulator.faults)}
-            if route == ("GET", "/_simulator/faults"):
-                return {"faults": dict(simulator.faults)}
-            if route == ("DELETE", "/_simulator/faults"):
+                simulator.fault_rates.update({name: float(rate) for name, rate in rates.items()})
+            elif route == ("DELETE", "/_simulator/faults"):
                 simulator.faults = dict.fromkeys(FAULTS, 0)
-                return {"faults": dict(simulator.faults)}
+                simulator.fault_rates = dict.fromkeys(FAULTS, 0.0)
+            if route[1] == "/_simulator/faults" and route[0] in ("GET", "POST", "DELETE"):
+                return {"faults": dict(simulator.faults), "rates": dict(simulator.fault_rates)}
             if route == ("PUT", "/_simulator/account"):
                 limits = simulator.limits
                 limits.max_send_rate = float(payload.get("max_send_rate", limits.max_send_rate))

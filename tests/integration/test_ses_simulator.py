@@ -337,6 +337,30 @@ def test_injected_faults_can_be_listed_and_cleared(simulator: SesSimulator) -> N
     assert control(simulator, "DELETE", "/_simulator/faults")["faults"]["throttle"] == 0
 
 
+def test_fault_rates_fail_about_that_share_of_sends_until_cleared(
+    ses: Any, simulator: SesSimulator
+) -> None:
+    simulator.limits.max_send_rate = 1_000
+    control(simulator, "POST", "/_simulator/faults",
+            {"rates": {"throttle": 0.3, "server_error": 0.2}})
+    codes: list[str] = []
+    for _ in range(100):
+        try:
+            send_template(ses, "success@simulator.amazonses.com")
+            codes.append("ok")
+        except ClientError as error:
+            codes.append(error.response["Error"]["Code"])
+
+    # Binomial(100, p): well within four standard deviations of the mean.
+    assert 12 <= codes.count("TooManyRequestsException") <= 48
+    assert 4 <= codes.count("InternalFailure") <= 36
+    assert codes.count("ok") == 100 - codes.count("TooManyRequestsException") - codes.count(
+        "InternalFailure")
+    cleared = control(simulator, "DELETE", "/_simulator/faults")
+    assert set(cleared["rates"].values()) == {0.0}
+    assert all(send_template(ses, "success@simulator.amazonses.com") for _ in range(10))
+
+
 def test_the_account_can_be_paused(ses: Any, simulator: SesSimulator) -> None:
     control(simulator, "PUT", "/_simulator/account", {"sending_enabled": False})
 
