@@ -33,22 +33,26 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     yield from running_stack(tmp_path_factory.mktemp("mailroom-local"))
 
 
-def running_stack(state_dir: Path, **settings: str) -> Iterator[dict[str, Any]]:
+def running_stack(state_dir: Path, *, module: str = "mailroom_dev.local",
+                  environment: dict[str, str] | None = None,
+                  **settings: str) -> Iterator[dict[str, Any]]:
     """Start a local stack of its own in `state_dir`, with `settings` as MAILROOM_<NAME>
-    environment variables; yields its config until stopped."""
+    environment variables; yields its config until stopped. `module`: what runs it (a test
+    harness may wrap `mailroom_dev.local`), with `environment` added to its environment."""
     log_path = state_dir / "stack.log"
     env = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("AWS_", "MAILROOM_"))
     }
     env.update({f"MAILROOM_{name.upper()}": value for name, value in settings.items()})
+    env.update(environment or {})
     # As pytest's `pythonpath` setting does for this process.
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT / "functions"), str(REPO_ROOT), env.get("PYTHONPATH", "")]
     ).rstrip(os.pathsep)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mailroom_dev.local", "--api-port", "0", "--aws-port", "0",
+            [sys.executable, "-m", module, "--api-port", "0", "--aws-port", "0",
              "--state-dir", str(state_dir), "--quiet"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
