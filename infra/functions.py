@@ -51,6 +51,7 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self._log_retention = log_retention
         self._bindings: dict[shape.Resource, Binding] = {}
+        self.roles: dict[str, iam.Role] = {}  # by function name, once created
         self._code = function_code(config.ARCHITECTURE, config.RUNTIME)
         # The public Powertools layer, resolved by CloudFormation at deploy time from AWS's
         # SSM parameter (a template parameter, so synth makes no AWS call) — pinned to the
@@ -116,6 +117,7 @@ class FunctionFactory(Construct):
                 "Access": iam.PolicyDocument(statements=self.statements(spec)),
             },
         )
+        self.roles[spec.name] = role
         # No reserved concurrency: new accounts have only 10 concurrent executions and
         # reserving any fails the deploy there; the SQS event sources' maximum concurrency
         # caps the consumers instead. No Lambda DLQ either: the SQS-triggered functions

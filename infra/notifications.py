@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, IStableListProducer, Lazy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -56,6 +57,8 @@ def encrypted_topic(
         construct.add_subscription(subscriptions.SqsSubscription(
             (queues or {})[queue], raw_message_delivery=False, dead_letter_queue=dlqs[queue]))
 
+    _publish_only_from_ours(construct, topic, factory)
+
     def statements(access: shape.Access) -> list[iam.PolicyStatement]:
         return [
             *resource_statement("sns", access, construct.topic_arn),
@@ -66,6 +69,36 @@ def encrypted_topic(
 
     factory.bind(topic, Binding(identifier=construct.topic_arn, statements=statements))
     return EncryptedTopic(construct, dlqs)
+
+
+@jsii.implements(IStableListProducer)
+class _RoleArns:
+    """The functions' role ARNs, read at synth: the topic exists before its publishers."""
+
+    def __init__(self, factory: FunctionFactory, names: list[str]) -> None:
+        self._factory, self._names = factory, names
+
+    def produce(self) -> list[str]:
+        return [self._factory.roles[name].role_arn for name in self._names]
+
+
+def _publish_only_from_ours(construct: sns.Topic, topic: shape.Topic,
+                            factory: FunctionFactory) -> None:
+    """Without this, any principal of the account whose IAM policy allows sns:Publish
+    could publish: a forged SES event or a forged notification. Only the functions that
+    declare Publish on the topic may, and AWS services that the topic policy allows on its
+    own terms (SES, for this configuration set in this account)."""
+    publishers = [spec.name for spec in shape.FUNCTIONS for access in spec.access
+                  if access.resource == topic and "Publish" in access.actions]
+    conditions: dict[str, object] = {"Bool": {"aws:PrincipalIsAWSService": "false"}}
+    if publishers:
+        conditions["ArnNotEquals"] = {"aws:PrincipalArn": Lazy.list(
+            _RoleArns(factory, publishers))}
+    construct.add_to_resource_policy(iam.PolicyStatement(
+        sid="PublishOnlyFromMailroom", effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()], actions=["sns:Publish"],
+        resources=[construct.topic_arn], conditions=conditions,
+    ))
 
 
 class Notifications(Construct):

@@ -34,11 +34,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def running_stack(state_dir: Path, *, module: str = "mailroom_dev.local",
-                  environment: dict[str, str] | None = None,
+                  environment: dict[str, str] | None = None, verbose: bool = False,
                   **settings: str) -> Iterator[dict[str, Any]]:
     """Start a local stack of its own in `state_dir`, with `settings` as MAILROOM_<NAME>
     environment variables; yields its config until stopped. `module`: what runs it (a test
-    harness may wrap `mailroom_dev.local`), with `environment` added to its environment."""
+    harness may wrap `mailroom_dev.local`), with `environment` added to its environment;
+    `verbose`: the handlers' JSON logs in <state_dir>/stack.log."""
     log_path = state_dir / "stack.log"
     env = {
         key: value for key, value in os.environ.items()
@@ -53,7 +54,7 @@ def running_stack(state_dir: Path, *, module: str = "mailroom_dev.local",
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", module, "--api-port", "0", "--aws-port", "0",
-             "--state-dir", str(state_dir), "--quiet"],
+             "--state-dir", str(state_dir), "--quiet", *(["--verbose"] if verbose else [])],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:
