@@ -51,8 +51,9 @@ synth: setup
 deploy: setup
 	npx cdk deploy $(CONTEXT)
 
+## The figures in bench/ (code and results together): one table, bench/results.json.
 bench: setup
-	$(VENV)/bin/pytest benchmarks --benchmark-only -p no:cacheprovider -s -p no:logging
+	PYTHONPATH=functions:. $(VENV)/bin/python -m bench
 
 ## ruff, mypy (with the pydantic plugin) on functions/, infra/ and mailroom_dev/, and the
 ## compiled templates up to date.

@@ -1,0 +1,105 @@
+"""Cold start: a fresh process that imports a handler and builds its dependencies (clients
+included), as a Lambda init does, against a fresh process that imports boto3 and creates one
+client. Both run with Lambda's environment (LAMBDA_TASK_ROOT set, so Powertools' Tracer is
+on, as deployed); medians of interleaved runs. Also the peak RSS after init."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mailroom import shape
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = 7
+CHILD = r"""
+import importlib, json, resource, sys
+kind = sys.argv[1]
+if kind == "boto3":
+    import boto3
+    boto3.client("sqs")
+else:
+    module = importlib.import_module(kind)
+    module.dependencies()
+print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "modules": sorted(m for m in ("aws_xray_sdk", "pybars", "jinja2")
+                                    if m in sys.modules)}))
+"""
+
+
+def lambda_environment() -> dict[str, str]:
+    """What a deployed function's process sees, with placeholder resource names: no AWS
+    call is made (the sender's rate is given, so it needs no GetAccount)."""
+    from mailroom_dev.local.resources import QueueUrls, Resources
+    from mailroom_dev.local.stack import settings_environment
+
+    prefix = "arn:aws:sqs:us-east-1:123456789012:"
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+    resources = Resources(
+        tables={table.name: table.name for table in shape.TABLES},
+        queues={queue.name: QueueUrls(url + queue.name, prefix + queue.name,
+                                      url + queue.dlq_name, prefix + queue.dlq_name)
+                for queue in shape.QUEUES},
+        topics={topic.name: f"arn:aws:sns:us-east-1:123456789012:{topic.name}"
+                for topic in shape.TOPICS},
+        notifications_queue_url="",
+    )
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AWS_", "MAILROOM_", "POWERTOOLS_"))}
+    env.update(settings_environment(resources))
+    env.update({
+        "PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
+        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+        "MAILROOM_MAX_SEND_RATE": "14",
+        "POWERTOOLS_METRICS_NAMESPACE": shape.METRICS_NAMESPACE,
+    })
+    return env
+
+
+def _run(kind: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CHILD, kind], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure() -> list[dict[str, Any]]:
+    env = lambda_environment()
+    kinds = ["boto3", *(spec.handler.rpartition(".")[0] for spec in shape.FUNCTIONS)]
+    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    info: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        _run(kind, env)  # warm the file cache: every kind starts from the same disk state
+    for _ in range(ROUNDS):
+        for kind in kinds:
+            elapsed, info[kind] = _run(kind, env)
+            seconds[kind].append(elapsed)
+    baseline = statistics.median(seconds["boto3"])
+    results = []
+    for spec in shape.FUNCTIONS:
+        kind = spec.handler.rpartition(".")[0]
+        results.append({
+            "name": f"cold_start_ratio_{spec.name}",
+            "value": round(statistics.median(seconds[kind]) / baseline, 2),
+            "unit": "x", "target": "<= 1.5",
+            "baseline": f"import boto3 + 1 client: {baseline * 1000:.0f} ms",
+            "detail": f"{statistics.median(seconds[kind]) * 1000:.0f} ms; loads "
+                      f"{', '.join(info[kind]['modules']) or 'no X-Ray SDK, pybars or Jinja2'}",
+        })
+    for spec in shape.FUNCTIONS:
+        kind = spec.handler.rpartition(".")[0]
+        results.append({
+            "name": f"memory_mb_{spec.name}",
+            "value": round(info[kind]["rss_mb"], 1), "unit": "MB",
+            "baseline": f"import boto3 + 1 client: {info['boto3']['rss_mb']:.0f} MB",
+            "target": f"<= {spec.memory_mb // 2} (half the {spec.memory_mb} MB the stack gives it)",
+        })
+    return results
