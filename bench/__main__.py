@@ -16,9 +16,9 @@ FIELDS = ("name", "value", "unit", "baseline", "target")
 
 
 def meets(value: Any, target: str | None) -> str:
-    """✓ / ✗ against a target written as "<= 1.5", ">= 7" or "0"; "–" without one."""
+    """✓ / ✗ against a target written as "<= 1.5", ">= 7" or "0"; "-" without one."""
     if target is None:
-        return "–"
+        return "-"
     match = re.match(r"\s*(<=|>=)?\s*(-?[\d.]+)", target)
     if match is None:
         return "?"

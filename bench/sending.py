@@ -99,8 +99,9 @@ def measure_speedup() -> dict[str, Any]:
 
         batch_seconds, loop_seconds = [], []
         for round_ in range(SPEEDUP_ROUNDS):
-            batch = [{"MessageId": r.id, "ReceiptHandle": r.id, "Body": r.model_dump_json(
-                by_alias=True), "Attributes": {}, "MD5OfBody": ""} for r in requests(round_, "batch")]
+            batch = [{"MessageId": r.id, "ReceiptHandle": r.id, "MD5OfBody": "", "Attributes": {},
+                      "Body": r.model_dump_json(by_alias=True)}
+                     for r in requests(round_, "batch")]
             started = time.perf_counter()
             response = module.handler(sqs_event(batch, "arn:aws:sqs:us-east-1:1:send"),
                                       LambdaContext(), deps=deps)
