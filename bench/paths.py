@@ -92,9 +92,7 @@ class Meter:
     def __init__(self, side_dynamodb: Any) -> None:
         self.tally = Tally()
         self._side = side_dynamodb  # reads item sizes; not counted
-        self._indexes = {table.name: [i for i in table.indexes
-                                      if i.projection is shape.Projection.ALL]
-                         for table in shape.TABLES}
+        self._indexes = {table.name: table.indexes for table in shape.TABLES}
 
     def install(self) -> None:
         create_client = botocore.session.Session.create_client
@@ -126,7 +124,7 @@ class Meter:
         elif operation in ("UpdateItem", "DeleteItem"):
             item = self._side.get_item(TableName=table, Key=params["Key"],
                                        ConsistentRead=True).get("Item") or params["Key"]
-            self._write(table, item)
+            self._write(table, item, params.get("UpdateExpression"))
         elif operation == "BatchWriteItem":
             for name, requests in params["RequestItems"].items():
                 for request in requests:
@@ -145,11 +143,18 @@ class Meter:
             units = max(1, math.ceil(size / (4 * KILOBYTE)))
             self.tally.read_units += units if params.get("ConsistentRead") else units / 2
 
-    def _write(self, table: str, item: dict[str, Any]) -> None:
+    def _write(self, table: str, item: dict[str, Any], update: str | None = None) -> None:
+        """The item's units, plus each index's copy: an ALL index rewrites the whole item
+        on any change; a KEYS_ONLY one only when the write touches its keys."""
         units = max(1, math.ceil(item_size(item) / KILOBYTE))
-        copies = 1 + sum(1 for index in self._indexes.get(table, [])
-                         if all(key in item for key in index.keys))
-        self.tally.write_units += units * copies
+        self.tally.write_units += units
+        for index in self._indexes.get(table, ()):
+            if not all(key in item for key in index.keys):
+                continue  # sparse: the item is not in the index
+            if index.projection is shape.Projection.ALL:
+                self.tally.write_units += units
+            elif update is None or any(key in update for key in index.keys):
+                self.tally.write_units += 1
 
     def _read(self, item: dict[str, Any], consistent: bool) -> None:
         units = max(1, math.ceil(item_size(item) / (4 * KILOBYTE)))

@@ -52,7 +52,8 @@ class DynamoMessageStore:
             ExpressionAttributeValues={":sid": {"S": ses_message_id}},
             Limit=1,
         ).get("Items", [])
-        return _to_message(items[0]) if items else None
+        # The index holds keys only: read the item itself (consistently, as `get` does).
+        return self.get(items[0]["id"]["S"]) if items else None
 
     def awaiting_outcome(self, hour: datetime, sent_before: datetime) -> list[str]:
         paginator = self.client.get_paginator("query")
