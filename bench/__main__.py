@@ -12,6 +12,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
+README = HERE.parent / "README.md"
 FIELDS = ("name", "value", "unit", "baseline", "target")
 
 
@@ -36,6 +37,23 @@ def table(results: list[dict[str, Any]]) -> str:
              for row in rows]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
+
+
+def prices_table() -> str:
+    from . import prices
+
+    return "\n".join(["| service | price |", "|---|---|",
+                      *(f"| {service} | {price} |" for service, price in prices.TABLE)])
+
+
+def update_readme(results: list[dict[str, Any]]) -> None:
+    """The README shows the latest table (and the price table, kept once in prices.py)."""
+    text = README.read_text(encoding="utf-8")
+    for name, body in (("bench table", table(results)), ("bench prices", prices_table())):
+        text = re.sub(rf"(<!-- {name} -->\n).*?(\n<!-- /{name} -->)",
+                      lambda match, body=body: match.group(1) + body + match.group(2),
+                      text, flags=re.DOTALL)
+    README.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -64,9 +82,10 @@ def main() -> int:
     RESULTS.write_text(json.dumps([{key: r[key] for key in FIELDS} for r in results],
                                   indent=2) + "\n")
     (HERE / "details.json").write_text(json.dumps(details, indent=2, default=str) + "\n")
+    update_readme(results)
     print(table(results))
     print(f"\n{RESULTS.relative_to(HERE.parent)} written; what each figure is made of in "
-          f"bench/details.json ({time.monotonic() - started:.0f} s).")
+          f"bench/details.json; README.md's table updated ({time.monotonic() - started:.0f} s).")
     return 0
 
 
