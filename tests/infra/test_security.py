@@ -22,11 +22,15 @@ pytestmark = pytest.mark.infra
 CFN_LINT_EXCEPTIONS = {
     "ES1001": "An SQS event source's failures go to the queue's own DLQ through its redrive "
               "policy; an OnFailure destination is for stream sources.",
-    "ES1007": "The only asynchronous invoke is the reputation check's schedule: a failed run "
-              "is superseded by the next one, 10 minutes later, so there is nothing to keep.",
-    "ES4000": "Same schedule: a missed reputation check needs no dead-letter queue.",
-    "ES6000": "These queues are the dead-letter queues: the end of the line, redriven by hand "
-              "(`mailroom dlq redrive`).",
+    "ES1007": "The asynchronous invokes are the schedules (reputation check, sweep, canary): "
+              "a failed run is superseded by the next, and the canary's alarm fires on "
+              "silence, so there is nothing to keep.",
+    "ES4000": "Same schedules: a missed run needs no dead-letter queue.",
+    "ES6000": "These queues are the dead-letter queues (the queues' and the subscription's): "
+              "the end of the line, alarmed on and redriven by hand (`mailroom dlq redrive`).",
+    "ES7000": "Only the alarm topic's email subscription lacks one: a DLQ would keep alarms "
+              "nobody reads; a failed delivery shows in SNS's NumberOfNotificationsFailed. "
+              "The SES events subscription has its DLQ.",
     "W3005": "CDK adds DependsOn on each function's role policy so the role can act before the "
              "function first runs; the GetAtt alone would not wait for the policy.",
     "WS1004": "Each function logs to its own log group with a retention (LoggingConfig); the "
