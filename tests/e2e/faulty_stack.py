@@ -108,12 +108,14 @@ class Faults:
     # -- the sender dying ----------------------------------------------------------------
 
     def after_send(self, parsed: dict[str, Any], **_: Any) -> None:
-        if not threading.current_thread().name.startswith(SENDER_THREAD_PREFIX):
+        """Counts the sends SES accepted (after-call also follows an error answer)."""
+        if not (threading.current_thread().name.startswith(SENDER_THREAD_PREFIX)
+                and parsed.get("MessageId")):
             return
         with self._lock:
             if next(self._sends) != self.plan.die_at_send:
                 return
-            self.report.died_after_ses_accepted.append(parsed.get("MessageId", ""))
+            self.report.died_after_ses_accepted.append(parsed["MessageId"])
             self._save()
         self.dying.set()
         raise InvocationDied("the sender invocation died after SES accepted")
