@@ -7,6 +7,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,10 @@ def update_readme(results: list[dict[str, Any]]) -> None:
     """The README shows the latest table (and the price table, kept once in prices.py)."""
     text = README.read_text(encoding="utf-8")
     for name, body in (("bench table", table(results)), ("bench prices", prices_table())):
-        text = re.sub(rf"(<!-- {name} -->\n).*?(\n<!-- /{name} -->)",
-                      lambda match, body=body: match.group(1) + body + match.group(2),
-                      text, flags=re.DOTALL)
+        start, end = f"<!-- {name} -->\n", f"\n<!-- /{name} -->"
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        text = before + start + body + end + after
     README.write_text(text, encoding="utf-8")
 
 
@@ -62,7 +64,7 @@ def main() -> int:
     started = time.monotonic()
     results: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
-    steps = [
+    steps: list[tuple[str, Callable[[], Any]]] = [
         ("cold start and memory", coldstart.measure),
         ("AWS requests, DynamoDB units and cost per email", paths.measure),
         ("sender concurrency", lambda: [sending.measure_speedup()]),
@@ -75,7 +77,7 @@ def main() -> int:
         if isinstance(measured, tuple):
             measured, extra = measured
             details.update(extra)
-        results += measured
+        results.extend(measured)
     for result in results:
         if "detail" in result:
             details[result["name"]] = result.pop("detail")

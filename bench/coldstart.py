@@ -18,6 +18,8 @@ from mailroom import shape
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 7
+# The functions whose figures have fixed names (cold_start_ratio_<name>, memory_mb_<name>).
+FUNCTIONS = (shape.API, shape.SENDER, shape.EVENTS)
 CHILD = r"""
 import importlib, json, resource, sys
 kind = sys.argv[1]
@@ -49,6 +51,8 @@ def lambda_environment() -> dict[str, str]:
         topics={topic.name: f"arn:aws:sns:us-east-1:123456789012:{topic.name}"
                 for topic in shape.TOPICS},
         notifications_queue_url="",
+        consumers={spec.name: f"{spec.name}-mapping" for spec in shape.FUNCTIONS
+                   if spec.event_source},
     )
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("AWS_", "MAILROOM_", "POWERTOOLS_"))}
@@ -73,7 +77,7 @@ def _run(kind: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
 
 def measure() -> list[dict[str, Any]]:
     env = lambda_environment()
-    kinds = ["boto3", *(spec.handler.rpartition(".")[0] for spec in shape.FUNCTIONS)]
+    kinds = ["boto3", *(spec.handler.rpartition(".")[0] for spec in FUNCTIONS)]
     seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
     info: dict[str, dict[str, Any]] = {}
     for kind in kinds:
@@ -84,7 +88,7 @@ def measure() -> list[dict[str, Any]]:
             seconds[kind].append(elapsed)
     baseline = statistics.median(seconds["boto3"])
     results = []
-    for spec in shape.FUNCTIONS:
+    for spec in FUNCTIONS:
         kind = spec.handler.rpartition(".")[0]
         results.append({
             "name": f"cold_start_ratio_{spec.name}",
@@ -94,7 +98,7 @@ def measure() -> list[dict[str, Any]]:
             "detail": f"{statistics.median(seconds[kind]) * 1000:.0f} ms; loads "
                       f"{', '.join(info[kind]['modules']) or 'no X-Ray SDK, pybars or Jinja2'}",
         })
-    for spec in shape.FUNCTIONS:
+    for spec in FUNCTIONS:
         kind = spec.handler.rpartition(".")[0]
         results.append({
             "name": f"memory_mb_{spec.name}",

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -69,11 +70,13 @@ class Tally:
     seconds: float = 0.0  # handler time (Lambda duration)
     invocations: int = 0
     log_bytes: int = 0
+    published: int = 0  # SNS messages: PublishBatch bills each one it carries
 
     def minus(self, other: Tally) -> Tally:
         return Tally(self.calls - other.calls, self.write_units - other.write_units,
                      self.read_units - other.read_units, self.seconds - other.seconds,
-                     self.invocations - other.invocations, self.log_bytes - other.log_bytes)
+                     self.invocations - other.invocations, self.log_bytes - other.log_bytes,
+                     self.published - other.published)
 
     def copy(self) -> Tally:
         return self.minus(Tally())
@@ -114,8 +117,11 @@ class Meter:
                **_: Any) -> None:
         service = model.service_model.service_name
         self.tally.calls[f"{service}.{model.name}"] += 1
+        params = context.get("bench_params", {})
         if service == "dynamodb":
-            self._units(model.name, context.get("bench_params", {}), parsed)
+            self._units(model.name, params, parsed)
+        elif service == "sns":
+            self.tally.published += len(params.get("PublishBatchRequestEntries") or [1])
 
     def _units(self, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         table = params.get("TableName", "")
@@ -183,7 +189,7 @@ def local_aws(metrics: bool = False) -> Iterator[dict[str, Any]]:
         resources = create_resources(side["dynamodb"], side["sqs"], side["sns"])
         simulator = SesSimulator(
             sns=side["sns"], ses_events_topic_arn=resources.ses_events_topic_arn,
-            configuration_set=names.CONFIGURATION_SET, outbox_dir=outbox,
+            configuration_set=names.CONFIGURATION_SET, outbox_dir=Path(outbox),
             catalog=TemplateCatalog.load(), template_prefix=names.TEMPLATE_PREFIX,
             max_send_rate=100_000, event_delay=0.0)
         simulator.start()
@@ -381,17 +387,11 @@ def _per(tally: Tally, emails: int) -> dict[str, Any]:
                                if call.split(".")[1] in WRITES and call.startswith("dynamodb"))
                            / emails,
         "sqs": tally.count("sqs.") / emails,
-        "sns_publishes": _published(tally) / emails,
+        "sns_publishes": tally.published / emails,
         "seconds": tally.seconds / emails,
         "invocations": tally.invocations / emails,
         "log_bytes": tally.log_bytes / emails,
     }
-
-
-def _published(tally: Tally) -> int:
-    # PublishBatch bills each message it carries; the adapter sends one call per batch, so
-    # count the single publishes as calls and the notifications as one per outcome.
-    return tally.calls.get("sns.Publish", 0) + tally.calls.get("sns.PublishBatch", 0)
 
 
 def _calls(paths: list[dict[str, Any]]) -> dict[str, float]:
@@ -404,7 +404,6 @@ def _calls(paths: list[dict[str, Any]]) -> dict[str, float]:
 def cost_per_1000(paths: list[dict[str, Any]], *, api_requests: float, sender_batch: int,
                   events_batch: int) -> tuple[float, dict[str, float]]:
     """Infra dollars per 1000 emails from the measured figures and the unit prices."""
-    accept, send, events = paths
     gb = shape.MEMORY_MB / 1024
     invocations = api_requests + 1 / sender_batch + 2 / events_batch
     # The event source mappings' own SQS requests: a receive and a delete per batch.
@@ -427,7 +426,6 @@ def cost_per_1000(paths: list[dict[str, Any]], *, api_requests: float, sender_ba
         "kms": 0.0,
     }
     lines = {name: value * 1000 for name, value in lines.items()}
-    del accept, send, events
     return sum(lines.values()), {name: round(value, 6) for name, value in lines.items()}
 
 

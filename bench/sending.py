@@ -62,7 +62,7 @@ class _Visibility:
         self.delays[ReceiptHandle] = VisibilityTimeout
 
 
-def _sender_on_fakes(simulator: Any, rate: float) -> tuple[Any, Any, Any]:
+def _sender_on_fakes(simulator: Any, rate: float | None) -> tuple[Any, Any, Any]:
     """The sender function's Dependencies with in-memory stores (tests/fakes.py) and the
     real SES adapter against the simulator, so that SES is the only thing that takes time;
     paced at `rate` (None: the account's, read with GetAccount, as deployed)."""
