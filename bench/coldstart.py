@@ -21,7 +21,7 @@ ROUNDS = 7
 # The functions whose figures have fixed names (cold_start_ratio_<name>, memory_mb_<name>).
 FUNCTIONS = (shape.API, shape.SENDER, shape.EVENTS)
 CHILD = r"""
-import importlib, json, resource, sys
+import importlib, json, sys
 kind = sys.argv[1]
 if kind == "boto3":
     import boto3
@@ -29,7 +29,10 @@ if kind == "boto3":
 else:
     module = importlib.import_module(kind)
     module.dependencies()
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM: this process's peak RSS since exec (ru_maxrss would carry the forking parent's).
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmHWM:"))
+print(json.dumps({"rss_mb": peak_kb / 1024,
                   "modules": sorted(m for m in ("aws_xray_sdk", "pybars", "jinja2")
                                     if m in sys.modules)}))
 """
@@ -38,25 +41,22 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 def lambda_environment() -> dict[str, str]:
     """What a deployed function's process sees, with placeholder resource names: no AWS
     call is made (the sender's rate is given, so it needs no GetAccount)."""
-    from mailroom_dev.local.resources import QueueUrls, Resources
+    import boto3
+    from moto import mock_aws
+
+    from mailroom_dev.local.resources import create_resources
     from mailroom_dev.local.stack import settings_environment
 
-    prefix = "arn:aws:sqs:us-east-1:123456789012:"
-    url = "https://sqs.us-east-1.amazonaws.com/123456789012/"
-    resources = Resources(
-        tables={table.name: table.name for table in shape.TABLES},
-        queues={queue.name: QueueUrls(url + queue.name, prefix + queue.name,
-                                      url + queue.dlq_name, prefix + queue.dlq_name)
-                for queue in shape.QUEUES},
-        topics={topic.name: f"arn:aws:sns:us-east-1:123456789012:{topic.name}"
-                for topic in shape.TOPICS},
-        notifications_queue_url="",
-        consumers={spec.name: f"{spec.name}-mapping" for spec in shape.FUNCTIONS
-                   if spec.event_source},
-    )
+    # The names as the local stack makes them (in a throwaway moto), so that every setting
+    # of every function has its value, whatever resources the shape declares.
+    with mock_aws():
+        clients = [boto3.client(service, region_name="us-east-1",
+                                aws_access_key_id="bench", aws_secret_access_key="bench")
+                   for service in ("dynamodb", "sqs", "sns")]
+        names = settings_environment(create_resources(*clients))
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("AWS_", "MAILROOM_", "POWERTOOLS_"))}
-    env.update(settings_environment(resources))
+    env.update(names)
     env.update({
         "PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}",
         "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
