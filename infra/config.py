@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
-from mailroom import shape
+from mailroom import sender_auth, shape
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -35,6 +36,10 @@ POWERTOOLS_VERSION = importlib.metadata.version("aws-lambda-powertools")
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # Names, limits, tables, queues and functions: mailroom.shape.
 
+# One or more DNS labels (letters, digits, inner hyphens), dot-separated.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_LABELS = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+
 
 @dataclass(frozen=True)
 class MailroomConfig:
@@ -44,6 +49,12 @@ class MailroomConfig:
     allowed_senders: tuple[str, ...] = ()  # default (sender_domain,)
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None
+    # Custom MAIL FROM <mail_from_subdomain>.<sender_domain>, so SPF aligns with From.
+    mail_from_subdomain: str = sender_auth.DEFAULT_MAIL_FROM_SUBDOMAIN
+    # A DMARC record is created only when asked: one may exist already, and deleting the
+    # stack would delete it.
+    dmarc_policy: str | None = None
+    dmarc_rua: str | None = None
     # Sender fleet: at most this many concurrent sender invocations (SQS event source
     # maximum concurrency, minimum 2), so the fleet never outruns the SES send rate.
     sender_max_concurrency: int = shape.MIN_MAX_CONCURRENCY
@@ -73,6 +84,14 @@ class MailroomConfig:
         if not self.allows(self.from_address):
             # The sender's IAM policy only lets allowed senders appear as From.
             raise ValueError(f"from_address {self.from_address} is not in allowed_senders")
+        subdomain = self.mail_from_subdomain.strip(".").lower()
+        if not _DNS_LABELS.fullmatch(subdomain):
+            raise ValueError(f"mail_from_subdomain {self.mail_from_subdomain!r} is not a DNS name")
+        object.__setattr__(self, "mail_from_subdomain", subdomain)
+        if self.dmarc_policy is not None:
+            sender_auth.dmarc_value(self.dmarc_policy)  # refuses an unknown policy
+        elif self.dmarc_rua:
+            raise ValueError("dmarc_rua needs dmarc_policy (none, quarantine or reject)")
         least = shape.MIN_MAX_CONCURRENCY
         if min(self.sender_max_concurrency, self.events_max_concurrency) < least:
             raise ValueError(f"SQS event source maximum concurrency must be at least {least}")
@@ -82,6 +101,16 @@ class MailroomConfig:
         address = parseaddr(address)[1].lower()  # "Acme <no-reply@x.com>" → the address
         domain = address.rpartition("@")[2]
         return any(s.lower() in (address, domain) for s in self.allowed_senders)
+
+    @property
+    def mail_from_domain(self) -> str:
+        return f"{self.mail_from_subdomain}.{self.sender_domain}"
+
+    @property
+    def dmarc_record_value(self) -> str:
+        """The DMARC value the stack creates (with dmarc_policy) or recommends."""
+        return sender_auth.dmarc_value(
+            self.dmarc_policy or sender_auth.RECOMMENDED_DMARC_POLICY, self.dmarc_rua)
 
     @property
     def is_placeholder_domain(self) -> bool:
@@ -115,6 +144,9 @@ class MailroomConfig:
             "hosted_zone_name": text("hosted_zone_name"),
             "alarm_email": text("alarm_email"),
             "canary": (text("canary") or "on").lower() not in ("off", "false", "no", "0"),
+            "mail_from_subdomain": text("mail_from_subdomain") or cls.mail_from_subdomain,
+            "dmarc_policy": (text("dmarc_policy") or "").lower() or None,
+            "dmarc_rua": text("dmarc_rua"),
             "templates": load_templates(templates_file),
         }
         for key, kind in (

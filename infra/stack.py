@@ -84,6 +84,7 @@ class MailroomStack(Stack):
                 "SES configuration set",
             ),
             "SenderDomain": (self.cfg.sender_domain, "SES identity (verify its DKIM records)"),
+            "MailFromDomain": (self.cfg.mail_from_domain, "SES custom MAIL FROM domain"),
             "TemplatePrefix": (self.cfg.template_prefix, "Prefix of this stack's SES templates"),
             "MessagesTableName": (self.storage.messages.table_name, "Messages table"),
             "SuppressionsTableName": (self.storage.suppressions.table_name, "Suppressions"),
@@ -95,6 +96,8 @@ class MailroomStack(Stack):
             **{spec.output_name: (function.function_name, spec.description)
                for spec, function in self.functions.items()},
         }
+        for name, (record, description) in self.ses.dns_records_to_add().items():
+            outputs[name] = (record.line, description)
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)
 

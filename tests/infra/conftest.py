@@ -105,6 +105,16 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return Synth(cfg, stack, Template.from_json(raw), raw, error, report)
 
 
+def synth_template(**context: str) -> dict[str, Any]:
+    """A stack synthesized with `context` (and cdk.json's flags), without cdk-nag: for tests
+    that compare variants of the context; `synth` is the one cdk-nag checks."""
+    flags = json.loads((REPO / "cdk.json").read_text())["context"]
+    app = cdk.App(context={**flags, "stack_name": "MailroomTest", **context,
+                           "aws:cdk:bundling-stacks": []})
+    stack = MailroomStack(app, cfg=MailroomConfig.from_context(app.node.try_get_context))
+    return Template.from_stack(stack).to_json()  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="session")
 def compiled_templates() -> dict[str, Any]:
     return load_templates(COMPILED_TEMPLATES)
