@@ -27,7 +27,7 @@ from mailroom.models import SendRequest
 from mailroom.pacing import retry_delay
 from mailroom.ports import Mailer
 from mailroom.send import Sender, SendResult
-from mailroom.sending import MessageBusy, TransientSendError
+from mailroom.sending import ConfigurationFault, MessageBusy, TransientSendError
 from mailroom.settings import SenderSettings, sender_settings
 from mailroom.shape import Metric
 
@@ -92,6 +92,7 @@ class Dependencies:
             switch=DynamoSendingSwitch(settings.control_table,
                                        cache_seconds=SWITCH_CACHE_SECONDS),
             lease=timedelta(seconds=settings.lease_seconds),
+            on_configuration_fault=report_configuration_fault,
         )
         return cls(sender=sender, sqs=sqs, queue_url=settings.send_queue_url,
                    executor=ThreadPoolExecutor(max_workers=settings.send_concurrency,
@@ -99,6 +100,14 @@ class Dependencies:
                    max_receive_count=settings.max_receive_count,
                    retry_delay=partial(retry_delay, base=settings.retry_base_seconds),
                    lease_seconds=settings.lease_seconds)
+
+
+def report_configuration_fault(fault: ConfigurationFault) -> None:
+    """SES refuses all mail until someone fixes the account, identity or deployment: say so
+    loudly. (Requesting an automatic pause would go here.)"""
+    logger.error("SES configuration fault: mail waits until it is fixed", reason=fault.reason,
+                 action=fault.action, diagnostic=fault.diagnostic)
+    metrics.add_metric(name="SendConfigurationFault", unit=MetricUnit.Count, value=1)
 
 
 @cache

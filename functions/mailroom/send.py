@@ -46,7 +46,7 @@ from .ports import (
     SendQueue,
     SuppressionStore,
 )
-from .sending import MessageBusy, PermanentSendError, TransientSendError
+from .sending import ConfigurationFault, MessageBusy, PermanentSendError, TransientSendError
 
 # What apps hear when the sender itself ends a message.
 NOTIFICATION_TYPES = {
@@ -90,6 +90,9 @@ class Sender:
     lease: timedelta = timedelta(seconds=60)
     throttle_retries: int = 3
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Told of each configuration fault SES answers with (MAIL FROM not verified, account
+    # suspended, ...): the handler logs and counts it; the hook for requesting a pause.
+    on_configuration_fault: Callable[[ConfigurationFault], None] | None = None
 
     def send(self, request: SendRequest,
              time_left: Callable[[], float] | None = None) -> SendResult:
@@ -125,6 +128,8 @@ class Sender:
             self.messages.release(request.id)
             if error.quota and self.queue:
                 return self._defer(request, QUOTA_RECHECK_SECONDS)
+            if error.fault is not None:
+                self._note_fault(request, error.fault)
             if error.paused and self.queue:
                 # Mailroom's own pause closes the configuration set too: read the switch
                 # afresh to tell it from SES's.
@@ -178,6 +183,15 @@ class Sender:
                 self.pacer.succeeded()
             return ses_message_id
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_fault(self, request: SendRequest, fault: ConfigurationFault) -> None:
+        """The message's timeline says why it waits (once per reason); the hook hears it."""
+        self.messages.apply_event(request.id, TimelineEvent(
+            type="deferred", at=self.clock(), key=f"deferred#{fault.reason}",
+            detail={"reason": fault.reason, "action": fault.action,
+                    "diagnostic": fault.diagnostic}))
+        if self.on_configuration_fault is not None:
+            self.on_configuration_fault(fault)
 
     def _defer(self, request: SendRequest, seconds: int) -> SendResult:
         assert self.queue is not None

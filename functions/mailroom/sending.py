@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .models import Failure, Status
 
 
@@ -18,15 +20,29 @@ class TransientSendError(SendError):
         without spending attempts: a pause is a deferral, never a failure.
     ambiguous: the request may have reached SES (a read timeout, a dropped connection), so
         the message may be sent already; keep it claimed until SES's Send event can say so.
+    fault: SES refuses every message until the account, identity or deployment is fixed;
+        waits like a pause (`paused` is set), with what to fix.
     """
 
     def __init__(self, message: str, *, throttled: bool = False, quota: bool = False,
-                 paused: bool = False, ambiguous: bool = False) -> None:
+                 paused: bool = False, ambiguous: bool = False,
+                 fault: ConfigurationFault | None = None) -> None:
         super().__init__(message)
         self.throttled = throttled
         self.quota = quota
-        self.paused = paused
+        self.paused = paused or fault is not None
         self.ambiguous = ambiguous
+        self.fault = fault
+
+
+@dataclass(frozen=True)
+class ConfigurationFault:
+    """Why SES refuses all mail for now, in plain words: `reason` a code, `action` the fix,
+    `diagnostic` what SES said."""
+
+    reason: str
+    action: str
+    diagnostic: str
 
 
 class MessageBusy(SendError):
@@ -55,20 +71,29 @@ PERMANENT_FAILURES: dict[str, tuple[Status, str, str]] = {
         Status.REJECTED, "rejected",
         "SES refused the message. Check the content and the sender identity, then send again.",
     ),
-    "MailFromDomainNotVerifiedException": (
-        Status.FAILED, "sender_not_verified",
-        "Verify the sender domain (and its MAIL FROM domain) in SES, then send again.",
-    ),
-    "NotFoundException": (
-        Status.RENDER_FAILED, "template_not_found",
-        "The SES template does not exist in this region: deploy the stack again.",
-    ),
-    "AccountSuspendedException": (
-        Status.FAILED, "account_suspended",
-        "SES has suspended sending for this account. Contact AWS Support.",
-    ),
     "BadRequestException": (
         Status.FAILED, "bad_request",
         "SES refused the request as malformed. Check the sender, recipient and tags.",
+    ),
+}
+
+# SES errors that are no one message's fault: the account, the identity or the deployment
+# is wrong, and every message would fail the same way. The message waits without spending
+# attempts (as in a pause) until it is fixed; `mailroom doctor` shows what to fix.
+CONFIGURATION_FAULTS: dict[str, tuple[str, str]] = {
+    "MailFromDomainNotVerifiedException": (
+        "mail_from_not_verified",
+        "SES has not verified the sender's MAIL FROM domain: publish its MX and SPF records "
+        "(the stack's DnsMailFrom outputs), then run `mailroom doctor`. Mail waits meanwhile.",
+    ),
+    "AccountSuspendedException": (
+        "account_suspended",
+        "SES has suspended sending for this account: contact AWS Support. Mail waits "
+        "meanwhile.",
+    ),
+    "NotFoundException": (
+        "ses_resource_missing",
+        "This stack's SES template or configuration set is missing in the region: deploy "
+        "the stack again. Mail waits meanwhile.",
     ),
 }

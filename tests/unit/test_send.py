@@ -315,6 +315,34 @@ def test_mail_accepted_after_a_resume_or_sent_before_any_pause_has_no_deferred_e
     for request in (never_paused, later):
         assert [e.type for e in sender.messages.get(request.id).events] == ["sent"]
 
+def test_a_configuration_fault_defers_the_message_says_why_and_tells_the_hook(sender):
+    from mailroom.send import SES_PAUSED_RECHECK_SECONDS
+    from mailroom.sending import ConfigurationFault
+    from tests.fakes import FakeSendQueue
+
+    heard: list[ConfigurationFault] = []
+    sender = replace(sender, queue=FakeSendQueue(), on_configuration_fault=heard.append)
+    request = queued(sender)
+    fault = ConfigurationFault(reason="mail_from_not_verified", action="Publish the MX.",
+                               diagnostic="MailFromDomainNotVerifiedException: not verified")
+    sender.mailer.failures[request.to] = TransientSendError(str(fault), fault=fault)
+
+    # When SES refuses it twice for the same reason
+    assert sender.send(request) is SendResult.DEFERRED
+    assert sender.send(request) is SendResult.DEFERRED
+
+    # Then it waits (queued, not failed, its attempts unspent; nothing will say when it is
+    # fixed, so it looks again at SQS's longest delay) and its timeline says why, once
+    message = sender.messages.get(request.id)
+    assert message.status is Status.QUEUED and message.failure is None
+    assert sender.queue.delays == [SES_PAUSED_RECHECK_SECONDS, SES_PAUSED_RECHECK_SECONDS]
+    waits = [e for e in message.events if e.type == "deferred"]
+    assert [e.detail["reason"] for e in waits] == ["mail_from_not_verified"]
+    assert heard == [fault, fault]
+    # And once fixed, it goes out
+    del sender.mailer.failures[request.to]
+    assert sender.send(request) is SendResult.SENT
+
 
 def test_a_send_slot_past_the_invocations_end_is_not_waited_for(sender):
     sender = replace(sender, pacer=SendPacer(0.5, sleep=lambda seconds: None))  # every 2 s

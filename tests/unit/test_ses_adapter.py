@@ -61,9 +61,6 @@ def test_throttling_quota_and_server_errors_are_transient(stubbed, code, http, t
 
 @pytest.mark.parametrize(("code", "status", "reason"), [
     ("MessageRejected", Status.REJECTED, "rejected"),
-    ("MailFromDomainNotVerifiedException", Status.FAILED, "sender_not_verified"),
-    ("NotFoundException", Status.RENDER_FAILED, "template_not_found"),
-    ("AccountSuspendedException", Status.FAILED, "account_suspended"),
     ("SomethingNew", Status.FAILED, "send_failed"),
 ])
 def test_errors_retrying_cannot_fix_are_permanent_with_a_reason(stubbed, code, status, reason):
@@ -75,6 +72,27 @@ def test_errors_retrying_cannot_fix_are_permanent_with_a_reason(stubbed, code, s
         mailer.send(REQUEST)
     assert (caught.value.status, caught.value.failure.reason) == (status, reason)
     assert "details from SES" in caught.value.failure.diagnostic
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("MailFromDomainNotVerifiedException", "mail_from_not_verified"),
+    ("AccountSuspendedException", "account_suspended"),
+    ("NotFoundException", "ses_resource_missing"),
+])
+def test_identity_account_and_deployment_faults_are_waits_with_what_to_fix(stubbed, code,
+                                                                           reason):
+    # Every message would fail the same way: no one message's permanent failure.
+    mailer, stubber = stubbed
+    stubber.add_client_error("send_email", service_error_code=code,
+                             service_message="details from SES", http_status_code=400)
+
+    with pytest.raises(TransientSendError) as caught:
+        mailer.send(REQUEST)
+    fault = caught.value.fault
+    assert caught.value.paused is True
+    assert fault is not None and fault.reason == reason
+    assert fault.diagnostic == f"{code}: details from SES"
+    assert "Mail waits" in fault.action
 
 
 def test_sending_paused_in_ses_is_a_wait_not_a_failure(stubbed):

@@ -21,11 +21,13 @@ from botocore.exceptions import (
 
 from ..models import MESSAGE_ID_TAG, Failure, SendRequest, SuppressionReason
 from ..sending import (
+    CONFIGURATION_FAULTS,
     PAUSED_CODES,
     PERMANENT_FAILURES,
     QUOTA_CODES,
     SERVER_CODES,
     THROTTLING_CODES,
+    ConfigurationFault,
     PermanentSendError,
     TransientSendError,
 )
@@ -86,6 +88,10 @@ def classify(error: ClientError) -> Exception:
         return TransientSendError(f"{code}: {message}", paused=True)
     if code in SERVER_CODES:
         return TransientSendError(f"{code}: {message}")
+    if code in CONFIGURATION_FAULTS:
+        reason, action = CONFIGURATION_FAULTS[code]
+        return TransientSendError(f"{code}: {message}", fault=ConfigurationFault(
+            reason=reason, action=action, diagnostic=f"{code}: {message}"))
     if code in PERMANENT_FAILURES:
         status, reason, action = PERMANENT_FAILURES[code]
         return PermanentSendError(
