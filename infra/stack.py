@@ -85,6 +85,7 @@ class MailroomStack(Stack):
             ),
             "SenderDomain": (self.cfg.sender_domain, "SES identity (verify its DKIM records)"),
             "MailFromDomain": (self.cfg.mail_from_domain, "SES custom MAIL FROM domain"),
+            "DefaultFrom": (self.cfg.from_address, "The default from address"),
             "TemplatePrefix": (self.cfg.template_prefix, "Prefix of this stack's SES templates"),
             "MessagesTableName": (self.storage.messages.table_name, "Messages table"),
             "SuppressionsTableName": (self.storage.suppressions.table_name, "Suppressions"),
@@ -96,6 +97,9 @@ class MailroomStack(Stack):
             **{spec.output_name: (function.function_name, spec.description)
                for spec, function in self.functions.items()},
         }
+        if self.cfg.max_send_rate is not None:
+            outputs["MaxSendRate"] = (str(self.cfg.max_send_rate),
+                                      "The fleet's configured sends per second")
         for name, (record, description) in self.ses.dns_records_to_add().items():
             outputs[name] = (record.line, description)
         for name, (value, description) in outputs.items():

@@ -875,6 +875,74 @@ def sweep(
     return None
 
 
+@app.command("doctor")
+def doctor_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Why mail may not arrive: the SES account, identity (DKIM, MAIL FROM, DMARC), pipeline,
+    templates and reputation, each checked with the fix. Exit code 1 when a check fails."""
+    from mailroom_dev import doctor
+
+    settings = _settings(ctx)
+    target = resolve_target(settings.stack, settings.region)
+    if not target.local:
+        raise NeedsAws("`mailroom doctor` reads AWS (read-only) as well as the API: give "
+                         "--stack NAME, or run it beside the local stack (`make dev`); an "
+                         "API URL and key alone are not enough.")
+    checks = doctor.Doctor(**_doctor_clients(target, settings.region)).run()
+    if as_json:
+        _print_json(doctor.report(checks))
+    else:
+        _print_checks(target, checks)
+    if doctor.any_failed(checks):
+        raise typer.Exit(1)
+
+
+def _doctor_clients(target: Target, region: str | None) -> dict[str, Any]:
+    """What `Doctor` works with: for the local stack its emulators, for a deployed one AWS
+    (read-only calls) and the system's DNS resolver."""
+    import boto3
+
+    from mailroom_dev.doctor import Deployment, DnsPythonResolver
+
+    api = Api(target)
+
+    def get(path: str) -> Any:
+        return api.call("GET", path)
+
+    local = target.local
+    if "outputs" in local:
+        session = boto3.session.Session(region_name=region)
+        deployment = Deployment.from_stack_outputs(
+            local["outputs"], session.region_name or "us-east-1")
+        return {"deployment": deployment, "api": get, "resolver": DnsPythonResolver(),
+                **{name: session.client(name) for name in ("sesv2", "sqs", "sns",
+                                                             "cloudwatch")}}
+    session = boto3.session.Session(
+        region_name=local["region"], aws_access_key_id="mailroom-local",
+        aws_secret_access_key="local")
+    return {
+        "deployment": Deployment.from_local_state(local), "api": get,
+        "sesv2": session.client("sesv2", endpoint_url=local["simulator_url"]),
+        "sqs": session.client("sqs", endpoint_url=local["aws_endpoint_url"]),
+        "sns": session.client("sns", endpoint_url=local["aws_endpoint_url"]),
+    }
+
+
+DOCTOR_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+
+
+def _print_checks(target: Target, checks: list[Any]) -> None:
+    console.print(f"Mailroom doctor: {escape(target.described_as)}")
+    for check in checks:
+        status = check.status.value
+        console.print(f" [{DOCTOR_STYLE[status]}]{status.upper():<4}[/]  [bold]{check.name}[/]"
+                      f"  {escape(check.detail)}", highlight=False)
+        if check.fix:
+            console.print(f"       fix: {escape(check.fix)}", highlight=False)
+    counts = {status: sum(1 for c in checks if c.status.value == status)
+              for status in DOCTOR_STYLE}
+    console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
+
+
 # --- helpers --------------------------------------------------------------------------------
 
 

@@ -20,6 +20,8 @@ SPF_INCLUDE = "amazonses.com"
 MAIL_FROM_SPF = f"v=spf1 include:{SPF_INCLUDE} ~all"
 MAIL_FROM_MX_PRIORITY = 10
 RECORD_TTL_SECONDS = 1800
+# Where Easy DKIM's public keys live (GetEmailIdentity's SigningHostedZone says so too).
+DKIM_SIGNING_ZONE = "dkim.amazonses.com"
 
 
 def mail_from_mx_host(region: str) -> str:
@@ -59,3 +61,8 @@ class DnsRecord:
         """As a person copies it into a DNS provider's form: name, type, value."""
         value = f'"{self.value}"' if self.type == "TXT" else self.value
         return f"{self.name} {self.type} {value}"
+
+
+def dkim_record(domain: str, token: str, signing_zone: str = DKIM_SIGNING_ZONE) -> DnsRecord:
+    """One of Easy DKIM's CNAMEs for a token SES gave the identity."""
+    return DnsRecord(f"{token}._domainkey.{domain}", "CNAME", f"{token}.{signing_zone}")

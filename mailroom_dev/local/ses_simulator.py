@@ -10,7 +10,10 @@ For testing the sender's resilience it also enforces a maximum send rate (429
 TooManyRequestsException, like a new SES account's 14/s) and takes injected faults:
 `POST /_simulator/faults {"throttle": N, "server_error": N, "reject": N}` fails the next N
 calls so; `{"rates": {"throttle": 0.2, "server_error": 0.1}}` fails that share of all calls
-from then on, at random (seeded, so a run can be repeated)."""
+from then on, at random (seeded, so a run can be repeated).
+
+`mailroom doctor` also reads the configuration set's event destination and the stored
+templates, answered from what the simulator stands for."""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from mailroom.ses_events import SUBSCRIBED_KINDS
 
 from .httpserver import JsonRequestHandler, LoopbackServer
 from .logs import SES, SES_LOGGER, about, about_mail
@@ -413,6 +418,30 @@ class SesSimulator:
         log.info("accepted as %s", message_id, extra=about_mail(mail.tags))
         return {"MessageId": message_id}
 
+    def get_configuration_set_event_destinations(self, name: str) -> dict[str, Any]:
+        """The stack's event destination: every event Mailroom subscribes to goes to the
+        ses-events topic."""
+        self._known_configuration_set(name)
+        return {"EventDestinations": [{
+            "Name": "ses-events", "Enabled": True,
+            "MatchingEventTypes": [kind.name for kind in SUBSCRIBED_KINDS],
+            "SnsDestination": {"TopicArn": self.dispatcher.topic_arn},
+        }]}
+
+    def read_templates(self, path: str) -> dict[str, Any] | None:
+        """The stored templates, as `mailroom doctor` reads them: ListEmailTemplates and
+        GetEmailTemplate; None for any other path."""
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if parts == ["v2", "email", "templates"]:
+            return {"TemplatesMetadata": [{"TemplateName": name} for name in self._templates]}
+        if parts[:3] == ["v2", "email", "templates"] and len(parts) == 4:
+            template = self._templates.get(parts[3])
+            if template is None:
+                raise SesError(404, "NotFoundException", f"Template {parts[3]} does not exist.")
+            return {"TemplateName": parts[3], "TemplateContent": {
+                "Subject": template.subject, "Html": template.html, "Text": template.text}}
+        return None
+
     # -- helpers -------------------------------------------------------------------------
 
     def _inject_fault(self) -> None:
@@ -550,13 +579,16 @@ class _SesRequestHandler(JsonRequestHandler):
             elif self.command == "DELETE" and path.startswith(SUPPRESSION_PATH + "/"):
                 result = self.simulator.delete_suppressed_destination(
                     unquote(path.removeprefix(SUPPRESSION_PATH + "/")))
+            elif self.command == "GET" and (described := self.simulator.read_templates(path)):
+                result = described
             elif path.startswith("/_simulator/"):
                 result = self._control(route, payload)
             else:
                 raise SesError(404, "UnknownOperationException",
                                f"{self.command} {path} is not simulated: the Mailroom SES "
-                               "simulator answers SendEmail, GetAccount, GetConfigurationSet "
-                               "and PutConfigurationSetSendingOptions.")
+                               "simulator answers SendEmail, GetAccount, GetConfigurationSet, "
+                               "PutConfigurationSetSendingOptions and the reads `mailroom "
+                               "doctor` makes.")
         except SesError as error:
             # REST-JSON errors: botocore reads the code from x-amzn-ErrorType.
             return self.send_json(
@@ -585,6 +617,8 @@ class _SesRequestHandler(JsonRequestHandler):
             return self.simulator.get_configuration_set(name)
         if (self.command, rest) == ("PUT", "sending"):
             return self.simulator.put_configuration_set_sending_options(name, payload)
+        if (self.command, rest) == ("GET", "event-destinations"):
+            return self.simulator.get_configuration_set_event_destinations(name)
         raise SesError(404, "UnknownOperationException",
                        f"{self.command} {path} is not simulated.")
 
