@@ -730,3 +730,82 @@ def test_an_import_sends_batches_of_a_thousand_and_counts_by_line(api, tmp_path)
     assert [len(body["entries"]) for _, _, body in api.calls] == [1000, 500]
     summary = json.loads(result.output)
     assert (summary["added"], summary["exists"], summary["invalid"]) == (1000, 500, [])
+
+
+# --- doctor --------------------------------------------------------------------------------
+
+
+def local_state(state_dir: Path) -> None:
+    (state_dir / "local.json").write_text(json.dumps({
+        "api_url": "http://127.0.0.1:3000", "api_key": "k", "region": "us-east-1",
+        "aws_endpoint_url": "http://127.0.0.1:4566", "simulator_url": "http://127.0.0.1:4567",
+        "configuration_set": "mailroom-local", "template_prefix": "mailroom-local-",
+        "ses_events_topic_arn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+        "send_queue_url": "q", "send_dlq_url": "dq", "events_dlq_url": "eq"}))
+
+
+class DoctorRuns:
+    """The checks `Doctor.run` answers with, and what each doctor was built with."""
+
+    def __init__(self) -> None:
+        self.checks: list[Any] = []
+        self.built: list[dict[str, Any]] = []
+
+
+@pytest.fixture
+def doctor_runs(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> DoctorRuns:
+    from mailroom_dev import doctor
+
+    local_state(isolated)
+    runs = DoctorRuns()
+
+    def fake_run(self: doctor.Doctor) -> list[doctor.Check]:
+        runs.built.append({"local": self.deployment.local, "resolver": self.resolver,
+                           "cloudwatch": self.cloudwatch})
+        return runs.checks
+
+    monkeypatch.setattr(doctor.Doctor, "run", fake_run)
+    return runs
+
+
+def test_doctor_json_is_the_contracts_document_and_a_failure_exits_one(doctor_runs):
+    from mailroom_dev import doctor
+
+    doctor_runs.checks += [doctor.passed("account.quota", "fine"),
+                      doctor.failed("identity.dkim", "DKIM FAILED", "Publish the CNAMEs.")]
+
+    result = run("doctor", "--json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"checks": [
+        {"name": "account.quota", "status": "pass", "detail": "fine", "fix": ""},
+        {"name": "identity.dkim", "status": "fail", "detail": "DKIM FAILED",
+         "fix": "Publish the CNAMEs."}]}
+    # Against the local stack: no CloudWatch and no DNS
+    assert doctor_runs.built == [{"local": True, "resolver": None, "cloudwatch": None}]
+
+
+def test_doctor_prints_each_check_with_its_fix_and_exits_zero_without_failures(doctor_runs):
+    from mailroom_dev import doctor
+
+    doctor_runs.checks += [doctor.warned("identity.dmarc", "No DMARC record.", "Add one."),
+                      doctor.skipped("pipeline.canary", "No canary yet.")]
+
+    result = run("doctor")
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert " WARN  identity.dmarc  No DMARC record." in lines
+    assert "       fix: Add one." in lines
+    assert " SKIP  pipeline.canary  No canary yet." in lines
+    assert lines[-1] == "0 pass, 1 warn, 0 fail, 1 skip"
+
+
+def test_doctor_with_only_an_api_url_and_key_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com/prod")
+    monkeypatch.setenv("MAILROOM_API_KEY", "k")
+
+    status, out, err = run_main(monkeypatch, capsys, "doctor")
+
+    assert status == 2
+    assert "--stack NAME" in err and out == ""
