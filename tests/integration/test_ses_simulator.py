@@ -377,3 +377,34 @@ def test_sends_are_listed_for_inspection(ses: Any, simulator: SesSimulator) -> N
     assert listed["message_id"] == message_id
     assert listed["events"] == ["Send", "Bounce"]
     assert listed["template"] == f"{PREFIX}hello"
+
+
+# --- the reads `mailroom doctor` makes ---------------------------------------------------------
+
+
+def test_the_configuration_set_and_its_event_destination_are_described(
+        ses: Any, events_queue: Any) -> None:
+    from mailroom.ses_events import SUBSCRIBED_KINDS
+
+    topic_arn, _, _ = events_queue
+    assert ses.get_configuration_set(ConfigurationSetName=CONFIG_SET)[
+        "SendingOptions"]["SendingEnabled"] is True
+    [destination] = ses.get_configuration_set_event_destinations(
+        ConfigurationSetName=CONFIG_SET)["EventDestinations"]
+    assert destination["Enabled"] is True
+    assert destination["SnsDestination"]["TopicArn"] == topic_arn
+    assert set(destination["MatchingEventTypes"]) == {kind.name for kind in SUBSCRIBED_KINDS}
+    with pytest.raises(ClientError) as caught:
+        ses.get_configuration_set(ConfigurationSetName="other")
+    assert caught.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_stored_templates_are_listed_and_read_back_as_compiled(ses: Any) -> None:
+    hello = CATALOG.get("hello")
+    assert [t["TemplateName"] for t in ses.list_email_templates()["TemplatesMetadata"]] == [
+        "test-hello"]
+    assert ses.get_email_template(TemplateName="test-hello")["TemplateContent"] == {
+        "Subject": hello.subject, "Html": hello.html, "Text": hello.text}
+    with pytest.raises(ClientError) as caught:
+        ses.get_email_template(TemplateName="test-nope")
+    assert caught.value.response["Error"]["Code"] == "NotFoundException"

@@ -809,3 +809,27 @@ def test_doctor_with_only_an_api_url_and_key_is_a_usage_error(monkeypatch, capsy
 
     assert status == 2
     assert "--stack NAME" in err and out == ""
+
+
+def test_doctor_against_a_stack_reads_its_outputs_and_uses_dns_and_cloudwatch(monkeypatch):
+    from mailroom_dev.doctor import DnsPythonResolver
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(name, value)  # a profile's credentials, as a user has them
+
+    outputs = {"SenderDomain": "mail.example.org", "MailFromDomain": "bounce.mail.example.org",
+               "DefaultFrom": "Acme <hi@mail.example.org>", "ConfigurationSetName": "Set",
+               "TemplatePrefix": "Mailroom-", "SesEventsTopicArn": "arn:topic",
+               "SendQueueUrl": "q", "SendDlqUrl": "dq", "EventsDlqUrl": "eq",
+               "MaxSendRate": "12.5"}
+    target = cli.Target("https://api.example.com", "k", "stack Mailroom", {"outputs": outputs})
+
+    built = cli._doctor_clients(target, "eu-west-1")
+
+    deployment = built["deployment"]
+    assert (deployment.local, deployment.region, deployment.max_send_rate) == (
+        False, "eu-west-1", 12.5)
+    assert deployment.default_from == "Acme <hi@mail.example.org>"
+    assert isinstance(built["resolver"], DnsPythonResolver)
+    assert built["cloudwatch"].meta.region_name == "eu-west-1"
