@@ -4,8 +4,8 @@ environment. Makes no AWS calls at synth, so `cdk synth` works offline.
 
 Context keys: stack_name, sender_domain, from_address, allowed_senders, hosted_zone_id,
 hosted_zone_name, mail_from_subdomain, dmarc_policy, dmarc_rua, sender_max_concurrency,
-events_max_concurrency, max_send_rate,
-api_rate_limit, api_burst_limit, nag (false skips the cdk-nag AwsSolutions checks)."""
+events_max_concurrency, max_send_rate, api_rate_limit, api_burst_limit, nag (false skips the
+cdk-nag AwsSolutions checks)."""
 
 from __future__ import annotations
 

@@ -132,3 +132,18 @@ def test_bad_sender_authentication_context_is_refused_at_synth(context, message)
 
     with pytest.raises(ValueError, match=message):
         MailroomConfig.from_context({"sender_domain": DOMAIN, **context}.get)
+
+
+def test_mailroom_doctor_finds_every_name_it_needs_in_the_stack_outputs(synth):
+    from mailroom_dev.doctor import Deployment
+
+    outputs = {name: output["Value"] for name, output in synth.raw["Outputs"].items()}
+    deployment = Deployment.from_stack_outputs(outputs, "eu-west-1")  # KeyError if one lacks
+    assert deployment.default_from == synth.cfg.from_address
+    assert deployment.mail_from_domain == f"bounce.{DOMAIN}"
+    assert deployment.max_send_rate is None  # not configured: the sender follows SES
+
+
+def test_a_configured_send_rate_is_an_output_doctor_compares_with_the_account():
+    template = synth_template(sender_domain=DOMAIN, max_send_rate="12.5")
+    assert template["Outputs"]["MaxSendRate"]["Value"] == "12.5"
