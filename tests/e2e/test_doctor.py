@@ -55,7 +55,10 @@ def test_doctor_says_sending_is_paused_and_why(local_stack, api: Api):
     finally:
         api.call("PUT", "/v1/sending", {"paused": False, "reason": "doctor e2e done"})
 
-    [sending] = [c for c in report["checks"] if c["name"] == "pipeline.sending"]
+    checks = {check["name"]: check for check in report["checks"]}
+    sending = checks["pipeline.sending"]
     assert sending["status"] == "warn" and "doctor e2e" in sending["detail"]
     assert "mailroom sending resume" in sending["fix"]
+    # The pause closed the configuration set too: expected while paused, so a warning
+    assert checks["pipeline.configuration_set"]["status"] == "warn"
     assert code == 0  # a pause is a warning: nothing is broken
