@@ -157,3 +157,29 @@ def test_a_message_another_worker_holds_is_never_given_up_on(sender):
 
     assert sender["store"].get(held).status is Status.QUEUED
     assert sender["mailer"].sent == []
+
+
+def test_a_configuration_fault_leaves_the_message_waiting_and_is_logged_and_counted(
+        sender, notifications, capsys, caplog):
+    from mailroom.sending import ConfigurationFault
+
+    waiting = enqueue(sender, "ada@example.com")
+    fault = ConfigurationFault(reason="mail_from_not_verified", action="Publish the MX.",
+                               diagnostic="MailFromDomainNotVerifiedException: not verified")
+    sender["mailer"].failures["ada@example.com"] = TransientSendError(str(fault), fault=fault)
+
+    _, response = poll(sender)
+
+    # The record is done with (a fresh, delayed copy waits in the queue), nothing failed
+    assert response == {"batchItemFailures": []}
+    attributes = sender["sqs"].get_queue_attributes(
+        QueueUrl=sender["url"], AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    message = sender["store"].get(waiting)
+    assert message.status is Status.QUEUED
+    assert [e.detail["reason"] for e in message.events if e.type == "deferred"] == [
+        "mail_from_not_verified"]
+    assert received_notifications(notifications["queue_url"]) == []
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("SES configuration fault")]
+    assert (logged.levelname, logged.reason) == ("ERROR", "mail_from_not_verified")
+    assert '"SendConfigurationFault":[1.0]' in capsys.readouterr().out  # the EMF metric
