@@ -885,8 +885,8 @@ def doctor_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     target = resolve_target(settings.stack, settings.region)
     if not target.local:
         raise NeedsAws("`mailroom doctor` reads AWS (read-only) as well as the API: give "
-                         "--stack NAME, or run it beside the local stack (`make dev`); an "
-                         "API URL and key alone are not enough.")
+                       "--stack NAME, or run it beside the local stack (`make dev`); an "
+                       "API URL and key alone are not enough.")
     checks = doctor.Doctor(**_doctor_clients(target, settings.region)).run()
     if as_json:
         _print_json(doctor.report(checks))

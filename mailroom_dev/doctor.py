@@ -710,7 +710,7 @@ def _send_queue_age(doctor: Doctor, sending: dict[str, Any] | Exception) -> Chec
         return warned(name, f"{detail}, because sending is paused.",
                       "Resume once the cause is fixed (see pipeline.sending).")
     fix = ("Look at the sender's logs and errors (throttling, quota, a configuration fault: "
-           "metric SendConfigurationFault) and at account.quota above.")
+           "metric ConfigurationFault) and at account.quota above.")
     if age < QUEUE_AGE_FAIL_SECONDS:
         return warned(name, f"{detail}: the sender is falling behind.", fix)
     return failed(name, f"{detail}: the sender is not taking mail off the queue.", fix)

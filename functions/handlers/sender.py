@@ -107,7 +107,7 @@ def report_configuration_fault(fault: ConfigurationFault) -> None:
     loudly. (Requesting an automatic pause would go here.)"""
     logger.error("SES configuration fault: mail waits until it is fixed", reason=fault.reason,
                  action=fault.action, diagnostic=fault.diagnostic)
-    metrics.add_metric(name="SendConfigurationFault", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=Metric.CONFIGURATION_FAULT, unit=MetricUnit.Count, value=1)
 
 
 @cache

@@ -34,6 +34,8 @@ class Metric(StrEnum):
     THROTTLED = "Throttled"  # sender: SES said slow down
     SUPPRESSED = "Suppressed"  # sender: the address was suppressed after acceptance
     FAILED = "Failed"  # sender: ended without SES (retries exhausted, configuration)
+    # sender: SES refuses all mail until the account, identity or deployment is fixed
+    CONFIGURATION_FAULT = "ConfigurationFault"
     DELIVERED = "Delivered"  # events, from here on
     HARD_BOUNCED = "HardBounced"
     SOFT_BOUNCED = "SoftBounced"

@@ -182,4 +182,4 @@ def test_a_configuration_fault_leaves_the_message_waiting_and_is_logged_and_coun
     assert received_notifications(notifications["queue_url"]) == []
     [logged] = [r for r in caplog.records if r.getMessage().startswith("SES configuration fault")]
     assert (logged.levelname, logged.reason) == ("ERROR", "mail_from_not_verified")
-    assert '"SendConfigurationFault":[1.0]' in capsys.readouterr().out  # the EMF metric
+    assert '"ConfigurationFault":[1.0]' in capsys.readouterr().out  # the EMF metric
