@@ -173,7 +173,13 @@ class Doctor:
         checks: list[Check] = []
         for group in (account_checks, identity_checks, pipeline_checks, content_checks,
                       reputation_checks):
-            checks += group(self)
+            try:
+                checks += group(self)
+            except Exception as error:  # an answer we did not expect: say so, check the rest
+                name = group.__name__.removesuffix("_checks")
+                checks.append(failed(name, f"The {name} checks could not finish: "
+                                           f"{type(error).__name__}: {error}",
+                                     "Run with --json and report it; the other checks stand."))
         return checks
 
 

@@ -562,3 +562,25 @@ def test_sender_auth_records_read_as_a_person_types_them():
         f"t1._domainkey.{DOMAIN} CNAME t1.dkim.amazonses.com")
     assert sender_auth.dmarc_value("quarantine", "reports@example.org") == (
         "v=DMARC1; p=quarantine; rua=mailto:reports@example.org")
+
+
+def test_a_group_that_breaks_on_an_unexpected_answer_fails_alone_and_the_rest_still_run(aws):
+    # Given an API whose reputation answer lacks its thresholds, the local stack otherwise
+    aws["sesv2"].add_response("get_account", ACCOUNT, {})
+    for _ in range(2):
+        aws["sqs"].add_response("get_queue_attributes", {"Attributes": {
+            "ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}})
+    aws["sesv2"].add_response("get_configuration_set", {"ConfigurationSetName": "Mailroom-Set"})
+    aws["sesv2"].add_response("get_configuration_set_event_destinations", {
+        "EventDestinations": []})
+    aws["sns"].add_response("list_subscriptions_by_topic", {"Subscriptions": []})
+    stub_templates(aws)
+    broken = aws.doctor(LOCAL, api={"/v1/sending": ENABLED, "/v1/reputation": {"state": "ok"}},
+                        cloudwatch=False)
+
+    checks = by_name(broken.run())
+
+    assert checks["reputation"].status is Status.FAIL
+    assert "KeyError" in checks["reputation"].detail
+    assert checks["account.sending_enabled"].status is Status.PASS
+    assert checks["content.templates"].status is Status.PASS
