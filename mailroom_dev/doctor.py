@@ -84,6 +84,7 @@ class Deployment:
     events_dlq_url: str
     mail_from_domain: str | None = None
     max_send_rate: float | None = None  # the stack's configured fleet rate, if any
+    subscription_dlq_url: str | None = None  # what SNS could not deliver to the events queue
 
     @classmethod
     def from_stack_outputs(cls, outputs: dict[str, str], region: str) -> Deployment:
@@ -99,6 +100,7 @@ class Deployment:
             events_dlq_url=outputs["EventsDlqUrl"],
             mail_from_domain=outputs.get("MailFromDomain"),
             max_send_rate=float(rate) if rate else None,
+            subscription_dlq_url=outputs.get("SubscriptionDlqUrl"),
         )
 
     @classmethod
@@ -114,6 +116,7 @@ class Deployment:
             ses_events_topic_arn=local["ses_events_topic_arn"],
             send_queue_url=local["send_queue_url"], send_dlq_url=local["send_dlq_url"],
             events_dlq_url=local["events_dlq_url"],
+            subscription_dlq_url=local.get("subscription_dlq_url"),
         )
 
 
@@ -566,6 +569,7 @@ def pipeline_checks(doctor: Doctor) -> list[Check]:
         _dlq(doctor, "pipeline.events_dlq", deployment.events_dlq_url, "events",
              "SES events the events function could not apply (timelines and suppressions "
              "behind)"),
+        _subscription_dlq(doctor),
         _send_queue_age(doctor, sending),
         _sending_check(sending),
         skipped("pipeline.canary", "No canary yet."),
@@ -676,7 +680,22 @@ def _subscription(doctor: Doctor) -> Check:
                         "confirmed.")
 
 
-def _dlq(doctor: Doctor, name: str, url: str, which: str, holds: str) -> Check:
+def _subscription_dlq(doctor: Doctor) -> Check:
+    name, deployment = "pipeline.subscription_dlq", doctor.deployment
+    if not deployment.subscription_dlq_url:
+        return skipped(name, "The local stack's state file names no subscription dead-letter "
+                             "queue." if deployment.local else "The stack has no "
+                             "SubscriptionDlqUrl output (deployed before it had one).")
+    return _dlq(doctor, name, deployment.subscription_dlq_url, "subscription",
+                "SES events SNS could not deliver to the events queue (its queue policy or "
+                "encryption changed?): outcomes are not being recorded",
+                redrive="fix the delivery, then send them to the events queue by hand (SQS "
+                        "redrive refuses an SNS dead-letter queue)")
+
+
+def _dlq(doctor: Doctor, name: str, url: str, which: str, holds: str,
+         redrive: str = "fix the cause, then redrive them (SQS console: Start DLQ redrive)",
+         ) -> Check:
     try:
         attributes = doctor.sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
@@ -691,8 +710,7 @@ def _dlq(doctor: Doctor, name: str, url: str, which: str, holds: str) -> Check:
         return passed(name, f"The {which} dead-letter queue is empty.")
     return failed(name, f"{count} message(s) in the {which} dead-letter queue: {holds}.",
                   f"Read them with `aws sqs receive-message --queue-url {url} "
-                  "--visibility-timeout 0`; fix the cause, then redrive them (SQS console: "
-                  "Start DLQ redrive).")
+                  f"--visibility-timeout 0`; {redrive}.")
 
 
 def _send_queue_age(doctor: Doctor, sending: dict[str, Any] | Exception) -> Check:

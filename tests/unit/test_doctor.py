@@ -26,12 +26,13 @@ REGION = "eu-west-1"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:Mailroom-SesEventsTopic"
 SEND_DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/Mailroom-SendDlq"
 EVENTS_DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/Mailroom-EventsDlq"
+SUBSCRIPTION_DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/Mailroom-SubscriptionDlq"
 DEPLOYED = Deployment.from_stack_outputs({
     "SenderDomain": DOMAIN, "MailFromDomain": MAIL_FROM,
     "DefaultFrom": f"Acme <no-reply@{DOMAIN}>", "ConfigurationSetName": "Mailroom-Set",
     "TemplatePrefix": "Mailroom-", "SesEventsTopicArn": TOPIC,
     "SendQueueUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/Mailroom-Send",
-    "SendDlqUrl": SEND_DLQ, "EventsDlqUrl": EVENTS_DLQ,
+    "SendDlqUrl": SEND_DLQ, "EventsDlqUrl": EVENTS_DLQ, "SubscriptionDlqUrl": SUBSCRIPTION_DLQ,
 }, REGION)
 LOCAL = replace(DEPLOYED, local=True)
 TOKENS = ["tok1", "tok2", "tok3"]
@@ -343,8 +344,10 @@ PAUSED = {"sending": "paused", "reason": "bounce rate 4.2%", "since": "2026-11-0
 
 def pipeline_checks(aws: Aws, *, sending: Any = ENABLED, config_set_enabled: bool = True,
                     destination: dict[str, Any] | None = None,
-                    subscription_arn: str = f"{TOPIC}:abc", dlq_counts: tuple[int, int] = (0, 0),
-                    oldest_age: float | None = 3.0) -> dict[str, doctor.Check]:
+                    subscription_arn: str = f"{TOPIC}:abc",
+                    dlq_counts: tuple[int, int, int] = (0, 0, 0),
+                    oldest_age: float | None = 3.0,
+                    deployment: Deployment = DEPLOYED) -> dict[str, doctor.Check]:
     ses, sqs = aws["sesv2"], aws["sqs"]
     ses.add_response("get_configuration_set", {
         "ConfigurationSetName": "Mailroom-Set",
@@ -357,7 +360,8 @@ def pipeline_checks(aws: Aws, *, sending: Any = ENABLED, config_set_enabled: boo
     aws["sns"].add_response("list_subscriptions_by_topic", {"Subscriptions": [
         {"SubscriptionArn": subscription_arn, "Protocol": "sqs", "TopicArn": TOPIC,
          "Endpoint": "arn:aws:sqs:eu-west-1:123456789012:Mailroom-Events"}]}, {"TopicArn": TOPIC})
-    for url, count in zip((SEND_DLQ, EVENTS_DLQ), dlq_counts, strict=True):
+    dlqs = (SEND_DLQ, EVENTS_DLQ, SUBSCRIPTION_DLQ)[:3 if deployment.subscription_dlq_url else 2]
+    for url, count in zip(dlqs, dlq_counts[:len(dlqs)], strict=True):
         sqs.add_response("get_queue_attributes", {"Attributes": {
             "ApproximateNumberOfMessages": str(count),
             "ApproximateNumberOfMessagesNotVisible": "0"}}, {
@@ -371,7 +375,7 @@ def pipeline_checks(aws: Aws, *, sending: Any = ENABLED, config_set_enabled: boo
         "Dimensions": [{"Name": "QueueName", "Value": "Mailroom-Send"}],
         "StartTime": NOW - timedelta(minutes=15), "EndTime": NOW, "Period": 300,
         "Statistics": ["Maximum"]})
-    return by_name(doctor.pipeline_checks(aws.doctor(api={"/v1/sending": sending})))
+    return by_name(doctor.pipeline_checks(aws.doctor(deployment, api={"/v1/sending": sending})))
 
 
 def test_a_healthy_pipeline_passes_and_the_canary_is_not_there_yet(aws):
@@ -379,8 +383,8 @@ def test_a_healthy_pipeline_passes_and_the_canary_is_not_there_yet(aws):
     assert {name: c.status for name, c in checks.items() if name != "pipeline.canary"} == {
         name: Status.PASS for name in (
             "pipeline.configuration_set", "pipeline.event_destination", "pipeline.subscription",
-            "pipeline.send_dlq", "pipeline.events_dlq", "pipeline.send_queue_age",
-            "pipeline.sending")}
+            "pipeline.send_dlq", "pipeline.events_dlq", "pipeline.subscription_dlq",
+            "pipeline.send_queue_age", "pipeline.sending")}
     assert (checks["pipeline.canary"].status, checks["pipeline.canary"].detail) == (
         Status.SKIP, "No canary yet.")
 
@@ -425,11 +429,20 @@ def test_an_unconfirmed_subscription_fails(aws):
 
 
 def test_dead_letters_fail_with_how_to_read_them(aws):
-    checks = pipeline_checks(aws, dlq_counts=(3, 0))
+    checks = pipeline_checks(aws, dlq_counts=(3, 0, 1))
     assert checks["pipeline.send_dlq"].status is Status.FAIL
     assert "3 message(s)" in checks["pipeline.send_dlq"].detail
     assert SEND_DLQ in checks["pipeline.send_dlq"].fix
     assert checks["pipeline.events_dlq"].status is Status.PASS
+    subscription = checks["pipeline.subscription_dlq"]
+    assert subscription.status is Status.FAIL and SUBSCRIPTION_DLQ in subscription.fix
+    assert "SQS redrive refuses" in subscription.fix
+
+
+def test_a_stack_without_a_subscription_dlq_output_skips_that_check(aws):
+    older = replace(DEPLOYED, subscription_dlq_url=None)
+    check = pipeline_checks(aws, deployment=older)["pipeline.subscription_dlq"]
+    assert check.status is Status.SKIP and "SubscriptionDlqUrl" in check.detail
 
 
 @pytest.mark.parametrize(("age", "status"), [(None, Status.PASS), (600, Status.WARN),
