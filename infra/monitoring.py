@@ -66,6 +66,7 @@ class Monitoring(Construct):
         self.alarms: dict[str, cw.Alarm] = {}
         self._queue_alarms(cfg, watched)
         self._function_alarms(watched)
+        self._configuration_fault_alarm()
         self._reputation_alarms()
         if shape.CANARY in watched.functions:
             self._canary_alarm()
@@ -140,6 +141,15 @@ class Monitoring(Construct):
                 f"Lambda throttled the {spec.name} function: the account's concurrency is used "
                 "up. Raise the account's Lambda concurrency quota or lower other functions' "
                 "use; queued work waits meanwhile.")
+
+    def _configuration_fault_alarm(self) -> None:
+        self._alarm(
+            "SesConfigurationFault",
+            metric(shape.Metric.CONFIGURATION_FAULT, shape.SENDER), 1,
+            "SES refuses every message because of the set-up, not the mail: the MAIL FROM "
+            "domain is not verified, the account is suspended, or this stack's template or "
+            "configuration set is missing. Mail waits in the send queue. Check the sender's "
+            "log (it names the fault) and `mailroom doctor`, fix it, and mail goes out.")
 
     def _reputation_alarms(self) -> None:
         for name, ses_metric, threshold in (

@@ -16,7 +16,8 @@ ALARMS = {"SendDlqNotEmpty", "EventsDlqNotEmpty", "SubscriptionDlqNotEmpty",
           "SendQueueBacklog", "PausedMailNearExpiry", "ApiErrors", "ApiThrottles",
           "SenderErrors", "SenderThrottles", "EventsErrors", "EventsThrottles",
           "SesBounceRate", "SesComplaintRate", "ReputationWarning", "ReputationPause",
-          "SendingPaused", "CanaryErrors", "CanaryThrottles", "CanaryFailed"}
+          "SendingPaused", "CanaryErrors", "CanaryThrottles", "CanaryFailed",
+          "SesConfigurationFault"}
 
 
 def alarms(synth) -> dict[str, dict[str, Any]]:
@@ -155,3 +156,12 @@ def test_without_the_canary_there_is_no_canary_function_or_alarm(tmp_path):
     assert stack.canary is None
     assert "CanaryFailed" not in stack.monitoring.alarms
     assert shape.CANARY not in stack.functions
+
+
+def test_a_configuration_fault_the_sender_counts_raises_an_alarm(synth):
+    alarm = alarms(synth)["SesConfigurationFault"]
+    [watched] = alarm["Metrics"]
+    assert watched["MetricStat"]["Metric"] == {
+        "Namespace": shape.METRICS_NAMESPACE, "MetricName": shape.Metric.CONFIGURATION_FAULT,
+        "Dimensions": [{"Name": "service", "Value": shape.SENDER.service}]}
+    assert (watched["MetricStat"]["Stat"], alarm["Threshold"]) == ("Sum", 1)
