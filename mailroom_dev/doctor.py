@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
 
-from mailroom import sender_auth
+from mailroom import sender_auth, shape
 from mailroom.ses_events import SUBSCRIBED_KINDS
 
 
@@ -572,7 +572,7 @@ def pipeline_checks(doctor: Doctor) -> list[Check]:
         _subscription_dlq(doctor),
         _send_queue_age(doctor, sending),
         _sending_check(sending),
-        skipped("pipeline.canary", "No canary yet."),
+        _canary(doctor),
     ]
     return checks
 
@@ -738,6 +738,30 @@ def _send_queue_age(doctor: Doctor, sending: dict[str, Any] | Exception) -> Chec
     if age < QUEUE_AGE_FAIL_SECONDS:
         return warned(name, f"{detail}: the sender is falling behind.", fix)
     return failed(name, f"{detail}: the sender is not taking mail off the queue.", fix)
+
+
+def _canary(doctor: Doctor) -> Check:
+    name = "pipeline.canary"
+    if doctor.cloudwatch is None:
+        return skipped(name, "No CloudWatch locally: `mailroom canary run` does one round trip "
+                             "now and names the hop that broke, if one did.")
+    try:
+        succeeded = _latest_metric(
+            doctor, shape.METRICS_NAMESPACE, shape.Metric.CANARY_SUCCEEDED.value,
+            [{"Name": "service", "Value": shape.CANARY.service}], "Minimum", timedelta(hours=1))
+    except Exception as error:
+        return failed(name, f"Could not read the canary's metric: {_error_text(error)}",
+                      _read_access_fix("cloudwatch:GetMetricStatistics"))
+    if succeeded is None:
+        return skipped(name, "No canary result in the last hour: the stack runs without it "
+                             "(-c canary=off), or it has not run yet (every 15 minutes).")
+    if succeeded >= 1:
+        return passed(name, "The canary's last round trip (API → sender → SES → events) "
+                            "worked.")
+    return failed(name, "The canary's last round trip failed: mail is not getting through "
+                        "somewhere on the path.",
+                  "`mailroom canary run` names the hop that broke (the canary function's log "
+                  "says it for the scheduled run).")
 
 
 # --- content -------------------------------------------------------------------------------

@@ -346,7 +346,7 @@ def pipeline_checks(aws: Aws, *, sending: Any = ENABLED, config_set_enabled: boo
                     destination: dict[str, Any] | None = None,
                     subscription_arn: str = f"{TOPIC}:abc",
                     dlq_counts: tuple[int, int, int] = (0, 0, 0),
-                    oldest_age: float | None = 3.0,
+                    oldest_age: float | None = 3.0, canary: float | None = 1.0,
                     deployment: Deployment = DEPLOYED) -> dict[str, doctor.Check]:
     ses, sqs = aws["sesv2"], aws["sqs"]
     ses.add_response("get_configuration_set", {
@@ -375,18 +375,32 @@ def pipeline_checks(aws: Aws, *, sending: Any = ENABLED, config_set_enabled: boo
         "Dimensions": [{"Name": "QueueName", "Value": "Mailroom-Send"}],
         "StartTime": NOW - timedelta(minutes=15), "EndTime": NOW, "Period": 300,
         "Statistics": ["Maximum"]})
+    aws["cloudwatch"].add_response("get_metric_statistics", {"Datapoints": [] if canary is None
+                                                             else [{"Timestamp": NOW,
+                                                                    "Minimum": canary}]}, {
+        "Namespace": "Mailroom", "MetricName": "CanarySucceeded",
+        "Dimensions": [{"Name": "service", "Value": "mailroom-canary"}],
+        "StartTime": NOW - timedelta(hours=1), "EndTime": NOW, "Period": 300,
+        "Statistics": ["Minimum"]})
     return by_name(doctor.pipeline_checks(aws.doctor(deployment, api={"/v1/sending": sending})))
 
 
-def test_a_healthy_pipeline_passes_and_the_canary_is_not_there_yet(aws):
+def test_a_healthy_pipeline_passes_every_pipeline_check(aws):
     checks = pipeline_checks(aws)
-    assert {name: c.status for name, c in checks.items() if name != "pipeline.canary"} == {
+    assert {name: c.status for name, c in checks.items()} == {
         name: Status.PASS for name in (
             "pipeline.configuration_set", "pipeline.event_destination", "pipeline.subscription",
             "pipeline.send_dlq", "pipeline.events_dlq", "pipeline.subscription_dlq",
-            "pipeline.send_queue_age", "pipeline.sending")}
-    assert (checks["pipeline.canary"].status, checks["pipeline.canary"].detail) == (
-        Status.SKIP, "No canary yet.")
+            "pipeline.send_queue_age", "pipeline.sending", "pipeline.canary")}
+
+
+@pytest.mark.parametrize(("succeeded", "status"), [(0.0, Status.FAIL), (None, Status.SKIP)])
+def test_the_canarys_last_result_fails_or_is_skipped_when_there_is_none(aws, succeeded,
+                                                                        status):
+    check = pipeline_checks(aws, canary=succeeded)["pipeline.canary"]
+    assert check.status is status
+    if status is Status.FAIL:
+        assert "mailroom canary run" in check.fix
 
 
 def test_a_configuration_set_that_stopped_sending_fails_unless_mailroom_is_paused(aws):
