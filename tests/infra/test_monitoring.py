@@ -97,7 +97,7 @@ def test_our_metric_alarms_read_what_the_functions_emit(synth):
             if alarm.get("Namespace") == shape.METRICS_NAMESPACE}
 
     assert set(ours) == {"ReputationWarning", "ReputationPause", "SendingPaused",
-                         "CanaryFailed"}
+                         "CanaryFailed", "SesConfigurationFault"}
     for name, alarm in ours.items():
         assert alarm["MetricName"] in emitted, name
         assert [d["Name"] for d in alarm["Dimensions"]] == ["service"], name
@@ -160,8 +160,6 @@ def test_without_the_canary_there_is_no_canary_function_or_alarm(tmp_path):
 
 def test_a_configuration_fault_the_sender_counts_raises_an_alarm(synth):
     alarm = alarms(synth)["SesConfigurationFault"]
-    [watched] = alarm["Metrics"]
-    assert watched["MetricStat"]["Metric"] == {
-        "Namespace": shape.METRICS_NAMESPACE, "MetricName": shape.Metric.CONFIGURATION_FAULT,
-        "Dimensions": [{"Name": "service", "Value": shape.SENDER.service}]}
-    assert (watched["MetricStat"]["Stat"], alarm["Threshold"]) == ("Sum", 1)
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Threshold"]) == (
+        shape.Metric.CONFIGURATION_FAULT, "Sum", 1)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": shape.SENDER.service}]
