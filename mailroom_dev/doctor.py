@@ -683,19 +683,17 @@ def _subscription(doctor: Doctor) -> Check:
 def _subscription_dlq(doctor: Doctor) -> Check:
     name, deployment = "pipeline.subscription_dlq", doctor.deployment
     if not deployment.subscription_dlq_url:
-        return skipped(name, "The local stack's state file names no subscription dead-letter "
-                             "queue." if deployment.local else "The stack has no "
-                             "SubscriptionDlqUrl output (deployed before it had one).")
+        return skipped(name, "The stack has no SubscriptionDlqUrl output (deployed before it "
+                             "had one).")
     return _dlq(doctor, name, deployment.subscription_dlq_url, "subscription",
                 "SES events SNS could not deliver to the events queue (its queue policy or "
                 "encryption changed?): outcomes are not being recorded",
-                redrive="fix the delivery, then send them to the events queue by hand (SQS "
-                        "redrive refuses an SNS dead-letter queue)")
+                after="fix the delivery, then move them back by hand as it says (SQS cannot "
+                      "redrive a queue SNS feeds).")
 
 
 def _dlq(doctor: Doctor, name: str, url: str, which: str, holds: str,
-         redrive: str = "fix the cause, then redrive them (SQS console: Start DLQ redrive)",
-         ) -> Check:
+         after: str | None = None) -> Check:
     try:
         attributes = doctor.sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
@@ -709,8 +707,9 @@ def _dlq(doctor: Doctor, name: str, url: str, which: str, holds: str,
     if count == 0:
         return passed(name, f"The {which} dead-letter queue is empty.")
     return failed(name, f"{count} message(s) in the {which} dead-letter queue: {holds}.",
-                  f"Read them with `aws sqs receive-message --queue-url {url} "
-                  f"--visibility-timeout 0`; {redrive}.")
+                  f"`mailroom dlq show {which}` lists them with the reason for each (it takes "
+                  "nothing out); " + (after or f"fix the cause, then `mailroom dlq redrive "
+                                               f"{which}`."))
 
 
 def _send_queue_age(doctor: Doctor, sending: dict[str, Any] | Exception) -> Check:

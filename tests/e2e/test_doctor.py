@@ -39,7 +39,8 @@ def test_doctor_checks_the_local_stack_and_skips_what_means_nothing_there(local_
     assert code == 0, [c for c in checks.values() if c["status"] == "fail"]
     for name in ("account.sending_enabled", "account.send_rate", "pipeline.configuration_set",
                  "pipeline.event_destination", "pipeline.subscription", "pipeline.send_dlq",
-                 "pipeline.events_dlq", "pipeline.sending", "content.templates",
+                 "pipeline.events_dlq", "pipeline.subscription_dlq", "pipeline.sending",
+                 "content.templates",
                  "reputation.mailroom"):
         assert checks[name]["status"] == "pass", checks[name]
     for name in ("identity", "pipeline.send_queue_age", "content.rendering_failures",
