@@ -200,19 +200,14 @@ def account_checks(doctor: Doctor) -> list[Check]:
         return [failed("account", f"Could not read the SES account: {_error_text(error)}",
                        _read_access_fix("ses:GetAccount"))]
     deployment = doctor.deployment
-    checks = [
+    return [
         _production_access(account),
         _sending_enabled(account),
         _enforcement(account),
         _quota(account.get("SendQuota") or {}),
         _send_rate(account.get("SendQuota") or {}, deployment.max_send_rate),
+        _account_suppression(account),
     ]
-    if deployment.local:
-        checks.append(skipped("account.suppression_list", "The local SES simulator keeps no "
-                              "account-level suppression list; Mailroom's own list applies."))
-    else:
-        checks.append(_account_suppression(account))
-    return checks
 
 
 def _production_access(account: dict[str, Any]) -> Check:

@@ -301,7 +301,8 @@ class SesSimulator:
                     "MaxSendRate": self.limits.max_send_rate,
                     "SentLast24Hours": float(sent),
                 },
-                "SuppressionAttributes": {"SuppressedReasons": []},
+                # Its account list keeps hard bounces and complaints, as a new account's does.
+                "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
                 "Details": {
                     "MailType": "TRANSACTIONAL",
                     "WebsiteURL": "http://127.0.0.1",

@@ -37,7 +37,8 @@ def test_doctor_checks_the_local_stack_and_skips_what_means_nothing_there(local_
     checks = {check["name"]: check for check in report["checks"]}
     assert all(set(check) == {"name", "status", "detail", "fix"} for check in checks.values())
     assert code == 0, [c for c in checks.values() if c["status"] == "fail"]
-    for name in ("account.sending_enabled", "account.send_rate", "pipeline.configuration_set",
+    for name in ("account.sending_enabled", "account.send_rate", "account.suppression_list",
+                 "pipeline.configuration_set",
                  "pipeline.event_destination", "pipeline.subscription", "pipeline.send_dlq",
                  "pipeline.events_dlq", "pipeline.subscription_dlq", "pipeline.sending",
                  "content.templates",

@@ -170,11 +170,6 @@ def test_the_stacks_configured_rate_may_not_exceed_the_accounts(aws, configured,
         assert "-c max_send_rate=14" in check.fix
 
 
-def test_locally_the_account_suppression_list_is_skipped_with_why(aws):
-    check = account_checks(aws, {}, LOCAL)["account.suppression_list"]
-    assert check.status is Status.SKIP and "simulator" in check.detail
-
-
 def test_an_unreadable_account_is_one_failure_naming_the_permission(aws):
     aws["sesv2"].add_client_error("get_account", service_error_code="AccessDeniedException",
                                   service_message="not allowed", http_status_code=403)
