@@ -802,7 +802,7 @@ def _rendering_failures(doctor: Doctor) -> Check:
     name = "content.rendering_failures"
     if doctor.cloudwatch is None:
         return skipped(name, "No CloudWatch locally: a local rendering failure shows on the "
-                             "message (`mailroom status ID`) and in the console.")
+                             "message (`mailroom status ID`).")
     try:
         count = _metric_sum(doctor, "AWS/SES", "RenderingFailure", timedelta(hours=24))
     except Exception as error:
