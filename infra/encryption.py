@@ -22,23 +22,17 @@ class MessagingKey(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # SES encrypts the events it publishes to the ses-events topic with this key.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowSesToPublishEncryptedEvents",
-                principals=[iam.ServicePrincipal("ses.amazonaws.com")],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        # The services that publish to the encrypted topics encrypt with this key: SES its
+        # events to the ses-events topic, CloudWatch its alarms to the alarm topic.
+        for sid, service in (("AllowSesToPublishEncryptedEvents", "ses.amazonaws.com"),
+                             ("AllowCloudWatchToPublishEncryptedAlarms",
+                              "cloudwatch.amazonaws.com")):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],  # in a key policy "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
             )
-        )
-        # CloudWatch encrypts the alarm notifications it publishes to the alarm topic.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchToPublishEncryptedAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],  # in a key policy "*" means this key
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
-            )
-        )
