@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: setup dev test test-unit test-integration test-infra test-e2e synth deploy bench lint templates clean
+.PHONY: setup browser dev test test-unit test-integration test-infra test-e2e synth deploy bench lint templates clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -22,12 +22,26 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The browser tests drive Debian's chromium through Playwright (whose own browser download
+# needs an internet connection). As root with apt, a missing chromium is installed; otherwise
+# the browser tests are skipped with a loud message (MAILROOM_REQUIRE_BROWSER=1 fails them).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing chromium for the browser tests (apt-get)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "*** No $(CHROMIUM): the browser tests will be skipped. Install it with: sudo apt-get install chromium ***"; \
+		fi; \
+	fi
+
 ## The local stack: API on 127.0.0.1:3000, AWS emulator on 127.0.0.1:4566. Ctrl-C stops it.
 dev: setup
 	$(VENV)/bin/python -m mailroom_dev.local
 
 ## The whole test suite: unit, integration (moto), infra (CDK + cdk-nag), e2e (local stack).
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest
 
 test-unit: setup
@@ -39,7 +53,7 @@ test-integration: setup
 test-infra: setup
 	$(VENV)/bin/pytest tests/infra
 
-test-e2e: setup
+test-e2e: setup browser
 	$(VENV)/bin/pytest tests/e2e
 
 ## Synthesize the CloudFormation template into cdk.out/ (offline, no AWS credentials).
