@@ -42,3 +42,7 @@ class QueueWithDlq(Construct):
             statements=lambda access: resource_statement("sqs", access, self.queue.queue_arn),
             queue=self.queue,
         ))
+        factory.bind(shape.DeadLetters(queue), Binding(
+            identifier=self.dlq.queue_url,
+            statements=lambda access: resource_statement("sqs", access, self.dlq.queue_arn),
+        ))

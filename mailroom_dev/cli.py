@@ -357,41 +357,49 @@ def tail(
 @suppressions_app.command("list")
 def suppressions_list(
     ctx: typer.Context,
-    reason: Annotated[str | None, typer.Option(
-        help="hard_bounce, soft_bounce, complaint or manual.")] = None,
+    reason: Annotated[str | None, typer.Option(help=REASONS_HELP)] = None,
+    category: CategoryOption = None,
     limit: Annotated[int, typer.Option(help="Items per page.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List suppressed addresses."""
-    query = {key: value for key, value in (("reason", reason), ("limit", limit),
-                                           ("cursor", cursor)) if value is not None}
+    """List suppressed addresses: entries for all mail and for one category alike."""
+    query = {key: value for key, value in (("reason", reason), ("category", category),
+                                           ("limit", limit), ("cursor", cursor))
+             if value is not None}
     page = _settings(ctx).api().call("GET", f"/v1/suppressions?{urlencode(query)}")
     if as_json:
         return _print_json(page)
-    table = Table("email", "reason", "since", "expires", "source", title="Suppressions")
+    table = Table("email", "category", "reason", "since", "expires", "source",
+                  title="Suppressions")
     for item in page.get("items", []):
-        table.add_row(item["email"], item["reason"], item.get("created_at") or "",
-                      item.get("expires_at") or "never", item.get("source") or "")
+        table.add_row(item["email"], item.get("category") or "all mail", item["reason"],
+                      item.get("created_at") or "", item.get("expires_at") or "never",
+                      item.get("source") or "")
     console.print(table)
     if page.get("next_cursor"):
         console.print(f"More: mailroom suppressions list --cursor {page['next_cursor']}")
 
 
 IMPORT_COLUMNS = ("email", "reason", "expires_at", "note", "category")
-EXPORT_COLUMNS = ("email", "reason", "created_at", "expires_at", "source", "note")
+EXPORT_COLUMNS = ("email", "reason", "created_at", "expires_at", "source", "note", "category")
+REASONS_HELP = "hard_bounce, soft_bounce, complaint, manual or unsubscribed."
+CategoryOption = Annotated[str | None, typer.Option(
+    help="One category of mail (a template's `category`, e.g. digest).")]
 
 
 @suppressions_app.command("import")
 def suppressions_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A CSV with a header row: email, and "
-                                              "optionally reason, expires_at, note.")],
+                                              "optionally reason, expires_at, note, "
+                                              "category.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Suppress every address of a CSV, in batches of 1000. An address already suppressed
-    keeps its entry, so importing the same file twice adds nothing; an invalid row is
-    reported with its line number and written not at all."""
+    """Suppress every address of a CSV, in batches of 1000. A row with a category stops
+    only that category's mail (reason manual, or unsubscribed). An entry already there
+    stands, so importing the same file twice adds nothing; an invalid row is reported with
+    its line number and written not at all."""
     import csv
 
     from rich.progress import Progress
@@ -418,16 +426,10 @@ def suppressions_import(
         task = progress.add_task("Importing", total=len(rows))
         for start in range(0, len(rows), MAX_SUPPRESSION_BATCH):
             chunk = rows[start:start + MAX_SUPPRESSION_BATCH]
-            entries, sent_lines = [], []
-            for line, row in chunk:
-                if (row.get("category") or "").strip():
-                    summary["invalid"].append({"line": line, "email": row.get("email"),
-                                               "error": "categories are not supported yet"})
-                    continue
-                entries.append({key: value.strip() for key, value in row.items()
-                                if key in ("email", "reason", "expires_at", "note")
-                                and value and value.strip()})
-                sent_lines.append(line)
+            entries = [{key: value.strip() for key, value in row.items()
+                        if key in IMPORT_COLUMNS and value and value.strip()}
+                       for _line, row in chunk]
+            sent_lines = [line for line, _row in chunk]
             if entries:
                 results = api.call("POST", "/v1/suppressions/batch",
                                    {"entries": entries})["results"]
@@ -489,8 +491,10 @@ def suppressions_export(
     ctx: typer.Context,
     file: Annotated[Path | None, typer.Argument(help="Where to write (default: stdout).")]
     = None,
-    reason: Annotated[str | None, typer.Option(
-        help="Only hard_bounce, soft_bounce, complaint or manual.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason: " + REASONS_HELP)]
+    = None,
+    category: Annotated[str | None, typer.Option(
+        help="Only this category's entries (default: all, global and category).")] = None,
 ) -> None:
     """Every active entry as CSV (the columns import reads, and more), page by page."""
     import csv
@@ -502,8 +506,9 @@ def suppressions_export(
     writer.writeheader()
     api, cursor, count = _settings(ctx).api(), None, 0
     while True:
-        query = {key: value for key, value in (("reason", reason), ("limit", 100),
-                                               ("cursor", cursor)) if value is not None}
+        query = {key: value for key, value in (("reason", reason), ("category", category),
+                                               ("limit", 100), ("cursor", cursor))
+                 if value is not None}
         page = api.call("GET", f"/v1/suppressions?{urlencode(query)}")
         for item in page.get("items", []):
             writer.writerow({key: item.get(key) or "" for key in EXPORT_COLUMNS})
@@ -530,8 +535,15 @@ def suppressions_get(ctx: typer.Context, email: str, as_json: JsonFlag = False) 
         raise
     if as_json:
         return _print_json(item)
-    _print_suppression(item)
-    _print_history(item.get("history") or [])
+    if item.get("reason"):
+        _print_suppression(item)
+        _print_history(item.get("history") or [])
+    else:
+        console.print(f"{email} gets all mail but the categories below.")
+        _print_history(item.get("history") or [])
+    for entry in item.get("categories") or []:
+        _print_suppression(entry)
+        _print_history(entry.get("history") or [])
 
 
 @suppressions_app.command("add")
@@ -541,14 +553,15 @@ def suppressions_add(
     note: Annotated[str | None, typer.Option(help="Why, for the next person.")] = None,
     expires_at: Annotated[str | None, typer.Option(
         help="ISO 8601 date-time after which it lapses (default: never).")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="Stop only this category of mail (e.g. digest); default: all mail.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Suppress an address by hand (reason `manual`)."""
+    """Suppress an address by hand (reason `manual`), for all mail or one category."""
     body: dict[str, Any] = {"reason": "manual", "actor": actor(_settings(ctx))}
-    if note:
-        body["note"] = note
-    if expires_at:
-        body["expires_at"] = expires_at
+    for key, value in (("note", note), ("expires_at", expires_at), ("category", category)):
+        if value:
+            body[key] = value
     item = _settings(ctx).api().call("PUT", _suppression_path(email), body)
     if as_json:
         return _print_json(item)
@@ -558,18 +571,25 @@ def suppressions_add(
 
 
 @suppressions_app.command("remove")
-def suppressions_remove(ctx: typer.Context, email: str) -> None:
+def suppressions_remove(
+    ctx: typer.Context,
+    email: str,
+    category: Annotated[str | None, typer.Option(
+        help="Remove only this category's entry; default: the entry for all mail (also "
+             "off SES's account-level list).")] = None,
+) -> None:
     """Let Mailroom send to an address again."""
+    what = f" for {category} mail" if category else ""
     try:
         settings = _settings(ctx)
-        settings.api().call("DELETE", _suppression_path(email) + "?"
-                            + urlencode({"actor": actor(settings)}))
+        query = {"actor": actor(settings), **({"category": category} if category else {})}
+        settings.api().call("DELETE", _suppression_path(email) + "?" + urlencode(query))
     except ApiError as error:
         if error.status == 404:
-            console.print(f"{email} was not suppressed.")
+            console.print(f"{email} was not suppressed{what}.")
             raise typer.Exit(1) from None
         raise
-    console.print(f"Removed {email} from the suppression list.")
+    console.print(f"Removed {email} from the suppression list{what}.")
 
 
 @sending_app.command("status")
@@ -1055,7 +1075,8 @@ def _short(value: Any) -> str:
 
 
 def _print_suppression(item: dict[str, Any]) -> None:
-    console.print(f"[bold]{item['email']}[/]  reason [red]{item['reason']}[/]  "
+    scope = f"{item['category']} mail" if item.get("category") else "all mail"
+    console.print(f"[bold]{item['email']}[/]  {scope}  reason [red]{item['reason']}[/]  "
                   f"since {item.get('created_at')}  expires {item.get('expires_at') or 'never'}")
     if item.get("source"):
         console.print(f"  source {escape(item['source'])}")

@@ -173,9 +173,15 @@ def send_reason(letter: DeadLetter, lookup: Callable[[str], dict[str, Any] | Non
 
 
 def events_reason(letter: DeadLetter) -> dict[str, Any]:
-    """An SES event record: why the events function refused it, as it logged it."""
+    """An SES event record: why the events function refused it, as it logged it — kept on
+    the message when the function dead-lettered it itself (a malformed record)."""
     from mailroom.ses_events import MalformedSesEvent, parse_sqs_body
+    from mailroom.shape import DEAD_LETTER_DETAIL, DEAD_LETTER_REASON
 
+    recorded = {name: value.get("StringValue", "") for name, value in letter.attributes.items()}
+    if recorded.get(DEAD_LETTER_REASON) == "malformed":
+        return {"reason": "malformed", "action": f"{recorded.get(DEAD_LETTER_DETAIL)}. Nothing "
+                                                 "will apply it: delete it."}
     try:
         events = parse_sqs_body(letter.body)
     except MalformedSesEvent as error:

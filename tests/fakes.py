@@ -136,27 +136,47 @@ class FakeMessageStore:
         return appended
 
 
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[tuple[str, str, str]] = []  # (body, reason, detail)
+
+    def put(self, body: str, reason: str, detail: str) -> None:
+        self.letters.append((body, reason, detail))
+
+
 class FakeSuppressionStore:
     def __init__(self) -> None:
-        self.items: dict[str, Suppression] = {}
-        self.changes: dict[str, list[dict[str, Any]]] = {}  # address → its history
+        # (address, category or None) → its entry, and its history
+        self.items: dict[tuple[str, str | None], Suppression] = {}
+        self.changes: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         # address → {event key → when it bounced}; pruned to the window as the adapter does
         self.soft_bounces: dict[str, dict[str, datetime]] = {}
 
-    def get(self, email: str, now: datetime) -> Suppression | None:
-        item = self.items.get(email)
-        return item if item and item.is_active(now) else None
+    def get(self, email: str, now: datetime, category: str | None = None
+            ) -> Suppression | None:
+        for place in [None] + ([category] if category is not None else []):
+            item = self.items.get((email, place))
+            if item and item.is_active(now):
+                return item
+        return None
 
-    def get_many(self, emails: Sequence[str], now: datetime) -> dict[str, Suppression]:
-        found = {email: self.get(email, now) for email in emails}
+    def get_many(self, emails: Sequence[str], now: datetime, category: str | None = None
+                 ) -> dict[str, Suppression]:
+        found = {email: self.get(email, now, category) for email in emails}
         return {email: item for email, item in found.items() if item is not None}
 
+    def categories(self, email: str, now: datetime) -> list[Suppression]:
+        return sorted((item for (address, category), item in self.items.items()
+                       if address == email and category is not None and item.is_active(now)),
+                      key=lambda item: str(item.category))
+
     def put(self, suppression: Suppression) -> None:
-        self.items[suppression.email] = suppression
+        self.items[_place(suppression)] = suppression
         self._record(suppression)
 
     def add(self, suppression: Suppression, now: datetime) -> bool:
-        if self.get(suppression.email, now) is not None:
+        existing = self.items.get(_place(suppression))
+        if existing is not None and existing.is_active(now):
             return False
         self.put(suppression)
         return True
@@ -164,7 +184,7 @@ class FakeSuppressionStore:
     def strengthen(
         self, suppression: Suppression, outranks: Collection[SuppressionReason] = ()
     ) -> bool:
-        existing = self.items.get(suppression.email)
+        existing = self.items.get(_place(suppression))
         if existing is not None and _same_entry(suppression, existing):
             return True  # written by an earlier attempt of the same event
         if existing is None or _replaces(suppression, existing, outranks):
@@ -172,38 +192,42 @@ class FakeSuppressionStore:
             return True
         return False
 
-    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
-        self.soft_bounces.pop(email, None)
-        removed = self.items.pop(email, None) is not None
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None,
+               category: str | None = None) -> bool:
+        if category is None:
+            self.soft_bounces.pop(email, None)
+        removed = self.items.pop((email, category), None) is not None
         if removed:
-            self.changes.setdefault(email, []).append(
+            self.changes.setdefault((email, category), []).append(
                 {"at": (at or datetime.now(UTC)).isoformat(), "action": "removed",
                  **({"by": by} if by else {})})
         return removed
 
-    def history(self, email: str) -> list[dict[str, Any]]:
-        return list(self.changes.get(email, []))
+    def history(self, email: str, category: str | None = None) -> list[dict[str, Any]]:
+        return list(self.changes.get((email, category), []))
 
     def _record(self, suppression: Suppression) -> None:
         data = suppression.model_dump(mode="json", exclude={"email", "created_at"},
                                       exclude_none=True)
-        self.changes.setdefault(suppression.email, []).append(
+        self.changes.setdefault(_place(suppression), []).append(
             {"at": suppression.created_at.isoformat(), "action": "suppressed", **data})
 
     def list(
-        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
+        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None,
+        category: str | None = None,
     ) -> tuple[list[Suppression], str | None]:
-        listing = reason.value if reason else "all"
+        listing = f"{reason.value if reason else 'all'}/{category or ''}"
         after = _cursor_position(cursor, listing)
         active = sorted(
             (s for s in self.items.values()
              if s.is_active(now) and (reason is None or s.reason == reason)
-             and (after is None or s.email > after)),
-            key=lambda s: s.email,
+             and (category is None or s.category == category)
+             and (after is None or _listing_key(s) > after)),
+            key=_listing_key,
         )
         page = active[:limit]
         more = len(active) > limit
-        return page, (_cursor(listing, page[-1].email) if more else None)
+        return page, (_cursor(listing, _listing_key(page[-1])) if more else None)
 
     def record_soft_bounce(
         self, email: str, at: datetime, event_key: str, window: timedelta, now: datetime
@@ -215,6 +239,14 @@ class FakeSuppressionStore:
             seen.setdefault(event_key, at)
         self.soft_bounces[email] = seen
         return SoftBounces(count=len(seen), latest=max(seen.values(), default=None))
+
+
+def _place(suppression: Suppression) -> tuple[str, str | None]:
+    return (suppression.email, suppression.category)
+
+
+def _listing_key(suppression: Suppression) -> str:
+    return f"{suppression.email}#{suppression.category or ''}"
 
 
 def _replaces(candidate: Suppression, existing: Suppression,

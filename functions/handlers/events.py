@@ -2,9 +2,11 @@
 
 Normally invoked by the SQS events queue (SNS → SQS, so records batch, retry and dead-letter):
 each record is processed on its own and only failed ones are reported back
-(`batchItemFailures`), so a malformed record never blocks its batch; it is retried and ends in
-the DLQ, its reason logged each time. Also accepts SNS → Lambda directly (`EventSource` is
-`aws:sns`); there any failure raises, so Lambda's own retries and on-failure destination apply.
+(`batchItemFailures`), so one record never blocks its batch. A record that fails to apply is
+retried and ends in the DLQ; a malformed one, which no retry could apply, goes to the DLQ at
+once with its reason as a message attribute. Also accepts SNS → Lambda directly (`EventSource`
+is `aws:sns`); there any failure raises, so Lambda's own retries and on-failure destination
+apply.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from mailroom import shape
 from mailroom.models import Notification, NotificationType
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.pausing import GatedSwitch, gated_switch
-from mailroom.ports import Counters, MessageStore, Publisher, SuppressionStore
+from mailroom.ports import Counters, DeadLetters, MessageStore, Publisher, SuppressionStore
 from mailroom.reputation import Guard, Level, ReputationPolicy
 from mailroom.ses_events import MalformedSesEvent, SesEvent, parse_sns_message, parse_sqs_body
 from mailroom.settings import EventsSettings, events_settings
@@ -73,6 +75,7 @@ class Dependencies:
     guard: Guard | None = None  # None: no reputation guard
     switch: GatedSwitch | None = None  # its gates are brought in line on the schedule
     sweep: Sweep | None = None  # None: nothing is swept
+    dead_letters: DeadLetters | None = None  # None: a malformed record is retried, then DLQ'd
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
@@ -84,6 +87,7 @@ class Dependencies:
             DynamoSuppressionStore,
         )
         from mailroom.adapters.sns import SnsPublisher
+        from mailroom.adapters.sqs import SqsDeadLetters
 
         publisher = SnsPublisher(settings.notifications_topic_arn)
         counters = DynamoCounters(settings.counters_table)
@@ -105,6 +109,7 @@ class Dependencies:
             sweep=Sweep(messages, publisher,
                         settled=timedelta(hours=settings.sweep_settled_hours),
                         lookback=timedelta(hours=settings.sweep_lookback_hours)),
+            dead_letters=SqsDeadLetters(settings.ses_events_dlq_url),
         )
 
 
@@ -204,22 +209,32 @@ def _handle_sns(event: dict[str, Any], deps: Dependencies) -> None:
 
 
 def _handle_sqs_record(record: SQSRecord, deps: Dependencies) -> None:
-    _process(deps, record_id=record.message_id, parse=lambda: parse_sqs_body(record.body))
+    dead_letter = (partial(deps.dead_letters.put, record.body) if deps.dead_letters
+                   else None)
+    _process(deps, record_id=record.message_id, parse=lambda: parse_sqs_body(record.body),
+             dead_letter=dead_letter)
 
 
-def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEvent]]) -> None:
-    """One record: parse it, apply its events. Any failure is logged with its reason and
-    re-raised, so the record is retried (and dead-lettered), never silently dropped."""
+def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEvent]],
+             dead_letter: Callable[[str, str], None] | None = None) -> None:
+    """One record: parse it, apply its events. A failure is logged with its reason and
+    re-raised, so the record is retried (and dead-lettered), never silently dropped — but a
+    malformed record goes straight to `dead_letter` with its reason, when there is one."""
     logger.set_correlation_id(record_id)
     try:
         events = parse()
     except MalformedSesEvent as error:
         metrics.add_metric(name=Metric.MALFORMED_EVENTS, unit=MetricUnit.Count, value=1)
-        logger.error(
-            "Malformed SES event record: it will be retried, then dead-lettered",
-            extra={"record_id": record_id, "reason": str(error)},
-        )
-        raise
+        if dead_letter is None:
+            logger.error("Malformed SES event record: it will be retried, then dead-lettered",
+                         extra={"record_id": record_id, "reason": str(error)})
+            raise
+        # If this write fails, the record is retried and dead-lettered as any other.
+        dead_letter("malformed", str(error))
+        logger.error("Malformed SES event record: moved to the dead-letter queue with its "
+                     "reason; nothing will ever apply it",
+                     extra={"record_id": record_id, "reason": str(error)})
+        return
     if not events:
         logger.info("Record carries no SES event (SNS or SES set-up message); nothing to do")
         return

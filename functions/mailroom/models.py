@@ -18,6 +18,9 @@ CANARY_TAG = "mailroom_canary"
 RETRIES_EXHAUSTED = "retries_exhausted"
 # The SES mailbox simulator's domain: its mail never counts toward reputation.
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
+# A category of mail (a template's, a suppression entry's): lower-case letters, digits, `-`
+# and `_`, so it can sit in a key, a URL and a CSV cell as it is.
+CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 def utcnow() -> datetime:
@@ -94,6 +97,8 @@ class SuppressionReason(StrEnum):
     SOFT_BOUNCE = "soft_bounce"
     COMPLAINT = "complaint"
     MANUAL = "manual"
+    # The recipient left one category of mail (one-click unsubscribe): a category entry.
+    UNSUBSCRIBED = "unsubscribed"
 
 
 class Failure(BaseModel):
@@ -174,6 +179,8 @@ class Suppression(BaseModel):
     note: str | None = None
     # Who made the change: the API key id and the actor a caller named, or "ses".
     by: str | None = None
+    # None: the entry stops all mail; a category: only mail of templates of that category.
+    category: str | None = Field(default=None, pattern=CATEGORY_PATTERN)
 
     @field_validator("created_at", "expires_at")
     @classmethod
@@ -193,6 +200,7 @@ class Suppression(BaseModel):
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "source": self.source,
             "note": self.note,
+            "category": self.category,
         }
 
 

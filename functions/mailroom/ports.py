@@ -88,21 +88,34 @@ class MessageStore(Protocol):
 
 
 class SuppressionStore(Protocol):
-    def get(self, email: str, now: datetime) -> Suppression | None:
-        """The active suppression for a normalised address; expired entries are ignored."""
+    """The suppression list. An address has at most one global entry (all mail) and one
+    entry per category of mail (`Suppression.category`), each with its own history."""
+
+    def get(self, email: str, now: datetime, category: str | None = None
+            ) -> Suppression | None:
+        """The active entry that stops mail of `category` to a normalised address: the
+        global entry, else (given a category) that category's; expired entries are ignored."""
         ...
 
-    def get_many(self, emails: Sequence[str], now: datetime) -> dict[str, Suppression]:
-        """The active suppressions among `emails`, in as few calls as the store allows."""
+    def get_many(self, emails: Sequence[str], now: datetime, category: str | None = None
+                 ) -> dict[str, Suppression]:
+        """`get` for each of `emails`, in as few calls as the store allows: the addresses
+        that are stopped, each with the entry that stops it."""
+        ...
+
+    def categories(self, email: str, now: datetime) -> list[Suppression]:
+        """The address's active category entries, by category name."""
         ...
 
     def put(self, suppression: Suppression) -> None:
-        """Write the entry as given, whatever is there (an operator's decision)."""
+        """Write the entry as given (the global one, or its category's), whatever is there
+        (an operator's decision)."""
         ...
 
     def add(self, suppression: Suppression, now: datetime) -> bool:
-        """Write the entry only if the address has no active one, atomically: True if
-        written, False if one was there (it stands: an import never overwrites)."""
+        """Write the entry only if its place (global, or its category) holds no active one,
+        atomically: True if written, False if one was there (it stands: an import never
+        overwrites)."""
         ...
 
     def strengthen(
@@ -116,22 +129,27 @@ class SuppressionStore(Protocol):
         note), so a retry gets the same answer. False when a stronger entry stands."""
         ...
 
-    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
-        """Remove the entry and the address's soft-bounce count; True if there was an entry
-        (active or not yet swept after expiring). Its history stays (a tombstone)."""
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None,
+               category: str | None = None) -> bool:
+        """Remove the global entry and the address's soft-bounce count (or, given a
+        category, that category's entry only); True if there was one (active or not yet
+        swept after expiring). Its history stays (a tombstone)."""
         ...
 
-    def history(self, email: str) -> list[dict[str, Any]]:
-        """Every change to the address's entry, oldest first: `at`, `action` (suppressed,
-        removed), and `reason`, `source`, `by`, `note` as they were. Survives removal."""
+    def history(self, email: str, category: str | None = None) -> list[dict[str, Any]]:
+        """Every change to the address's global entry (or its category's), oldest first:
+        `at`, `action` (suppressed, removed), and `reason`, `source`, `by`, `note` as they
+        were. Survives removal."""
         ...
 
     def list(
-        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
+        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None,
+        category: str | None = None,
     ) -> tuple[list[Suppression], str | None]:
-        """Up to `limit` active entries (of `reason`, if given) and the cursor resuming right
-        after the last one, None when no entry follows. A cursor the store did not return
-        for the same listing raises `InvalidCursor`."""
+        """Up to `limit` active entries — global and category entries alike, or only those
+        of `category` — of `reason`, if given, and the cursor resuming right after the last
+        one, None when no entry follows. A cursor the store did not return for the same
+        listing raises `InvalidCursor`."""
         ...
 
     def record_soft_bounce(
@@ -160,6 +178,14 @@ class SendQueue(Protocol):
     def enqueue(self, requests: Sequence[SendRequest], delay_seconds: int = 0) -> None:
         """Queue every request, each invisible to the sender for `delay_seconds` (at most
         900, SQS's limit)."""
+        ...
+
+
+class DeadLetters(Protocol):
+    """A queue's dead-letter queue, written to directly: what no retry could ever apply."""
+
+    def put(self, body: str, reason: str, detail: str) -> None:
+        """Keep `body` as a dead letter with why: `reason` a short code, `detail` in words."""
         ...
 
 

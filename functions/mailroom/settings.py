@@ -127,6 +127,7 @@ class SenderSettings(_StoreSettings):
 
 class EventsSettings(_ControlSettings):
     notifications_topic_arn: str
+    ses_events_dlq_url: str  # a malformed record goes here at once, with its reason
     # The guard reads the counters at most this often per container.
     reputation_check_seconds: int = 60
     counters_table: str

@@ -107,14 +107,19 @@ MESSAGES_AWAITING_OUTCOME = Index("awaiting_outcome", partition_key="awaiting_ho
                                   sort_key="sent_at", projection=Projection.KEYS_ONLY)
 # Sparse: only suppression items carry `reason`, so soft-bounce counters never show up.
 SUPPRESSIONS_BY_REASON = Index("by_reason", partition_key="reason", sort_key="created_at")
+# Sparse: only category entries carry `address`, so an address's categories are one Query.
+# ALL: those entries are few and written rarely (an unsubscribe), and the Query reads them whole.
+SUPPRESSIONS_BY_ADDRESS = Index("by_address", partition_key="address", sort_key="category")
 
 MESSAGES = Table(
     "messages", partition_key="id", indexes=(MESSAGES_BY_SES_ID, MESSAGES_AWAITING_OUTCOME),
     why="Each message's status and timeline; SES events find theirs by SES message id.")
 SUPPRESSIONS = Table(
-    "suppressions", partition_key="email", indexes=(SUPPRESSIONS_BY_REASON,),
+    "suppressions", partition_key="email",
+    indexes=(SUPPRESSIONS_BY_REASON, SUPPRESSIONS_BY_ADDRESS),
     ttl_attribute="ttl",
-    why="The suppression list and soft-bounce counts; `ttl` expires the temporary ones. "
+    why="The suppression list (global and per-category entries) and soft-bounce counts; "
+        "`ttl` expires the temporary ones. "
         "Losing it would mean mailing addresses that bounced or complained.")
 CONTROL = Table(
     "control", partition_key="name",
@@ -174,6 +179,29 @@ EVENTS_QUEUE = Queue(
     why="SES events between SNS and the events function, so they batch, retry and "
         "dead-letter instead of being lost.")
 QUEUES = (SEND_QUEUE, EVENTS_QUEUE)
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """A queue's dead-letter queue, as something a function writes to itself: a message no
+    retry could ever apply goes there at once, with why in `DEAD_LETTER_REASON`."""
+
+    queue: Queue
+
+    @property
+    def name(self) -> str:
+        return self.queue.dlq_name
+
+    @property
+    def setting(self) -> str:
+        return f"{self.queue.name.replace('-', '_')}_dlq_url"
+
+
+EVENTS_DEAD_LETTERS = DeadLetters(EVENTS_QUEUE)
+# The message attributes of a dead letter a function wrote itself: a short code and the
+# reason in words, as it logged them (`mailroom dlq show` prints them).
+DEAD_LETTER_REASON = "mailroom_reason"
+DEAD_LETTER_DETAIL = "mailroom_detail"
 
 
 @dataclass(frozen=True)
@@ -241,7 +269,7 @@ class ApiKey:
 
 API_KEY = ApiKey()
 
-Resource = Table | Queue | Topic | SesSending | Consumer | ApiKey
+Resource = Table | Queue | DeadLetters | Topic | SesSending | Consumer | ApiKey
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -345,6 +373,8 @@ API = Function(
                "Suppression lookups (batched) and the manual list; listing by reason "
                "queries the sparse index, listing all scans.",
                index=SUPPRESSIONS_BY_REASON),
+        Access(SUPPRESSIONS, ("Query",), "An address's category entries (GET one address).",
+               index=SUPPRESSIONS_BY_ADDRESS),
         Access(CONTROL, ("GetItem", "PutItem"),
                "The sending switch: read on requests, set by PUT /v1/sending."),
         *PAUSE_ACCESS,
@@ -387,6 +417,9 @@ EVENTS = Function(
                index=MESSAGES_AWAITING_OUTCOME),
         Access(SUPPRESSIONS, ("GetItem", "UpdateItem"),
                "Suppress and count soft bounces: conditional updates on the address's item."),
+        Access(EVENTS_DEAD_LETTERS, ("SendMessage",),
+               "A malformed record, which no retry can apply, goes to the DLQ at once with "
+               "its reason."),
         Access(NOTIFICATIONS_TOPIC, ("Publish",), "One notification per outcome."),
         Access(COUNTERS, ("UpdateItem", "BatchGetItem"),
                "Count each new outcome with atomic adds; the guard reads the window's totals."),

@@ -74,6 +74,8 @@ class Resources:
             return self.tables[resource.name]
         if isinstance(resource, shape.Queue):
             return self.queues[resource.name].url
+        if isinstance(resource, shape.DeadLetters):
+            return self.queues[resource.queue.name].dlq_url
         if isinstance(resource, shape.Topic):
             return self.topics[resource.name]
         if isinstance(resource, shape.Consumer):

@@ -374,3 +374,160 @@ def test_a_redelivered_event_does_not_repeat_the_history(suppression_store):
 
 def test_an_address_never_suppressed_has_no_history(suppression_store):
     assert suppression_store.history("nobody@example.com") == []
+
+
+# --- categories --------------------------------------------------------------------------
+UNSUBSCRIBED = SuppressionReason.UNSUBSCRIBED
+
+
+def left(category: str, email: str = "ada@example.com", minutes: int = 0,
+         expires_in: timedelta | None = None) -> Suppression:
+    """The address left one category of mail."""
+    return entry(UNSUBSCRIBED, expires_in, minutes, email=email, source="unsubscribe"
+                 ).model_copy(update={"category": category})
+
+
+def test_a_category_entry_stops_only_that_categorys_mail(suppression_store):
+    suppression_store.put(left("digest"))
+
+    assert suppression_store.get("ada@example.com", NOW) is None
+    assert suppression_store.get("ada@example.com", NOW, "digest") == left("digest")
+    assert suppression_store.get("ada@example.com", NOW, "product-news") is None
+    assert suppression_store.get_many(["ada@example.com"], NOW) == {}
+    assert suppression_store.get_many(["ada@example.com"], NOW, "digest") == {
+        "ada@example.com": left("digest")}
+
+
+def test_the_global_entry_is_the_one_answered_when_both_stop_the_mail(suppression_store):
+    suppression_store.put(left("digest"))
+    suppression_store.put(entry(HARD, minutes=5))
+    suppression_store.put(left("digest", email="bob@example.com"))
+
+    assert suppression_store.get("ada@example.com", NOW, "digest") == entry(HARD, minutes=5)
+    assert suppression_store.get_many(["ada@example.com", "bob@example.com", "cy@example.com"],
+                                      NOW, "digest") == {
+        "ada@example.com": entry(HARD, minutes=5),
+        "bob@example.com": left("digest", email="bob@example.com")}
+
+
+def test_an_expired_global_entry_leaves_the_category_entry_in_force(suppression_store):
+    suppression_store.put(entry(SOFT, timedelta(days=1)))
+    suppression_store.put(left("digest"))
+
+    later = NOW + timedelta(days=2)
+    assert suppression_store.get("ada@example.com", later) is None
+    assert suppression_store.get("ada@example.com", later, "digest") == left("digest")
+
+
+def test_an_addresss_categories_are_its_active_category_entries(suppression_store):
+    suppression_store.put(entry(MANUAL, source="api"))
+    suppression_store.put(left("product-news", minutes=1))
+    suppression_store.put(left("digest", minutes=2))
+    suppression_store.put(left("survey", minutes=3, expires_in=timedelta(days=1)))
+    suppression_store.put(left("digest", email="ada.other@example.com"))
+
+    found = suppression_store.categories("ada@example.com", NOW + timedelta(days=2))
+
+    assert found == [left("digest", minutes=2), left("product-news", minutes=1)]
+    assert suppression_store.categories("bob@example.com", NOW) == []
+
+
+def test_removing_a_category_entry_leaves_the_rest(suppression_store):
+    suppression_store.put(entry(HARD))
+    suppression_store.put(left("digest"))
+    suppression_store.put(left("product-news"))
+    suppression_store.record_soft_bounce("ada@example.com", NOW, "b1", WINDOW, NOW)
+
+    assert suppression_store.delete("ada@example.com", by="key-1", at=NOW, category="digest")
+    assert not suppression_store.delete("ada@example.com", category="digest")
+
+    assert suppression_store.get("ada@example.com", NOW) == entry(HARD)
+    assert suppression_store.categories("ada@example.com", NOW) == [left("product-news")]
+    # the soft-bounce count belongs to the address's global standing: it stays
+    count = suppression_store.record_soft_bounce("ada@example.com", NOW, "b2", WINDOW, NOW)
+    assert count.count == 2
+    assert [change["action"] for change in suppression_store.history(
+        "ada@example.com", "digest")] == ["suppressed", "removed"]
+    assert [change["action"] for change in suppression_store.history("ada@example.com")] == [
+        "suppressed"]
+
+
+def test_removing_the_global_entry_keeps_the_category_entries(suppression_store):
+    suppression_store.put(entry(HARD))
+    suppression_store.put(left("digest"))
+
+    assert suppression_store.delete("ada@example.com")
+
+    assert suppression_store.get("ada@example.com", NOW) is None
+    assert suppression_store.get("ada@example.com", NOW, "digest") == left("digest")
+
+
+def test_a_category_entry_has_a_history_of_its_own(suppression_store):
+    suppression_store.put(left("digest").model_copy(update={"by": "key-1"}))
+
+    history = suppression_store.history("ada@example.com", "digest")
+
+    assert history == [{"at": NOW.isoformat(), "action": "suppressed", "reason": "unsubscribed",
+                        "source": "unsubscribe", "by": "key-1", "category": "digest"}]
+    assert suppression_store.history("ada@example.com") == []
+
+
+def test_add_is_decided_per_place(suppression_store):
+    assert suppression_store.add(entry(MANUAL, source="api"), NOW)
+    assert suppression_store.add(left("digest"), NOW)  # a global entry is another place
+    assert not suppression_store.add(left("digest", minutes=9), NOW)
+
+    assert suppression_store.get("ada@example.com", NOW, "digest") == entry(MANUAL, source="api")
+    assert suppression_store.categories("ada@example.com", NOW) == [left("digest")]
+
+
+def test_listing_shows_category_entries_and_filters_by_category(suppression_store):
+    suppression_store.put(entry(HARD))
+    suppression_store.put(left("digest"))
+    suppression_store.put(left("digest", email="bob@example.com"))
+    suppression_store.put(left("product-news", email="bob@example.com"))
+
+    everything, _ = suppression_store.list(NOW, None, 10, None)
+    digest, _ = suppression_store.list(NOW, None, 10, None, "digest")
+    unsubscribed_digest, _ = suppression_store.list(NOW, UNSUBSCRIBED, 10, None, "digest")
+    hard_digest, _ = suppression_store.list(NOW, HARD, 10, None, "digest")
+
+    assert sorted((item.email, item.category or "") for item in everything) == [
+        ("ada@example.com", ""), ("ada@example.com", "digest"),
+        ("bob@example.com", "digest"), ("bob@example.com", "product-news")]
+    assert sorted(item.email for item in digest) == ["ada@example.com", "bob@example.com"]
+    assert sorted(item.email for item in unsubscribed_digest) == sorted(
+        item.email for item in digest)
+    assert hard_digest == []
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_paging_through_a_category_visits_each_entry_once(suppression_store, limit):
+    emails = [f"u{index}@example.com" for index in range(5)]
+    for email in emails:
+        suppression_store.put(left("digest", email=email))
+        suppression_store.put(left("news", email=email))
+        suppression_store.put(entry(HARD, email=email))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        items, cursor = suppression_store.list(NOW, None, limit, cursor, "digest")
+        assert {item.category for item in items} == {"digest"}
+        seen += [item.email for item in items]
+        if cursor is None:
+            break
+
+    assert sorted(seen) == emails
+
+
+def test_a_cursor_of_another_category_is_refused(suppression_store):
+    for index in range(3):
+        suppression_store.put(left("digest", email=f"u{index}@example.com"))
+        suppression_store.put(entry(HARD, email=f"u{index}@example.com"))
+    _, digest = suppression_store.list(NOW, None, 1, None, "digest")
+    _, hard = suppression_store.list(NOW, HARD, 1, None)
+
+    with pytest.raises(InvalidCursor):
+        suppression_store.list(NOW, None, 10, digest, "news")
+    with pytest.raises(InvalidCursor):
+        suppression_store.list(NOW, HARD, 10, hard, "digest")

@@ -19,6 +19,8 @@ Imported.Two@Example.com,manual,2099-01-01T00:00:00Z,,
 not an address,,,,
 imported.three@example.com,hard_bounce,,,
 imported.four@example.com,,,,digest
+imported.four@example.com,unsubscribed,,left the digest,news
+imported.five@example.com,,,,Not A Category
 """
 
 
@@ -31,12 +33,12 @@ def test_an_import_reports_each_row_and_a_second_import_adds_nothing(local_stack
 
     summary = json.loads(first.stdout)
     assert first.returncode == 1  # some rows were invalid
-    assert (summary["added"], summary["exists"]) == (2, 0)
-    assert [row["line"] for row in summary["invalid"]] == [4, 5, 6]
-    assert "categories" in summary["invalid"][2]["error"]
+    assert (summary["added"], summary["exists"]) == (4, 0)
+    assert [row["line"] for row in summary["invalid"]] == [4, 5, 8]
+    assert "category" in summary["invalid"][2]["error"]
     again = json.loads(mailroom_cli(local_stack, "suppressions", "import", str(source),
                                     "--json", check=False).stdout)
-    assert (again["added"], again["exists"]) == (0, 2)
+    assert (again["added"], again["exists"]) == (0, 4)
 
     exported = tmp_path / "export.csv"
     mailroom_cli(local_stack, "suppressions", "export", str(exported))
@@ -44,7 +46,16 @@ def test_an_import_reports_each_row_and_a_second_import_adds_nothing(local_stack
     assert rows["imported.one@example.com"]["note"] == "from the old ESP"
     assert rows["imported.two@example.com"]["expires_at"].startswith("2099-01-01")
     assert "imported.three@example.com" not in rows
-
+    assert rows["imported.four@example.com"]["category"] in ("digest", "news")
+    digest = tmp_path / "digest.csv"
+    mailroom_cli(local_stack, "suppressions", "export", str(digest), "--category", "digest")
+    assert [(row["email"], row["category"]) for row in csv.DictReader(
+        io.StringIO(digest.read_text()))] == [("imported.four@example.com", "digest")]
+    shown = json.loads(mailroom_cli(local_stack, "suppressions", "get",
+                                    "imported.four@example.com", "--json").stdout)
+    assert shown["reason"] is None  # no entry for all mail
+    assert sorted((c["category"], c["reason"]) for c in shown["categories"]) == [
+        ("digest", "manual"), ("news", "unsubscribed")]
 
 
 def test_ses_s_account_list_comes_in_and_a_removal_clears_it_there_too(local_stack):

@@ -12,7 +12,8 @@ from mailroom import shape
 
 pytestmark = pytest.mark.infra
 
-SERVICE_OF = {shape.Table: "dynamodb", shape.Queue: "sqs", shape.Topic: "sns",
+SERVICE_OF = {shape.Table: "dynamodb", shape.Queue: "sqs", shape.DeadLetters: "sqs",
+              shape.Topic: "sns",
               shape.SesSending: "ses", shape.Consumer: "lambda", shape.ApiKey: "apigateway"}
 
 
@@ -106,6 +107,9 @@ def bound_arn(synth, resource: shape.Resource) -> Any:
         return {"Fn::GetAtt": [logical_id(synth, synth.stack.storage.tables[resource]), "Arn"]}
     if isinstance(resource, shape.Queue):
         return {"Fn::GetAtt": [queue_id(synth, resource), "Arn"]}
+    if isinstance(resource, shape.DeadLetters):
+        owner = synth.stack.factory.bound(resource.queue).queue.node.scope  # QueueWithDlq
+        return {"Fn::GetAtt": [logical_id(synth, owner.dlq), "Arn"]}
     if isinstance(resource, shape.Topic):
         return synth.stack.resolve(synth.stack.factory.bound(resource).identifier)
     if isinstance(resource, shape.Consumer):

@@ -54,7 +54,7 @@ def test_mail_awaiting_an_outcome_is_found_by_hour_in_a_keys_only_index(synth):
     )
 
 
-def test_suppressions_expire_by_ttl_and_list_by_reason(synth):
+def test_suppressions_expire_by_ttl_list_by_reason_and_find_an_addresss_categories(synth):
     synth.template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -69,7 +69,16 @@ def test_suppressions_expire_by_ttl_and_list_by_reason(synth):
                             {"AttributeName": "created_at", "KeyType": "RANGE"},
                         ],
                     }
-                )
+                ),
+                Match.object_like(
+                    {
+                        "IndexName": "by_address",
+                        "KeySchema": [
+                            {"AttributeName": "address", "KeyType": "HASH"},
+                            {"AttributeName": "category", "KeyType": "RANGE"},
+                        ],
+                    }
+                ),
             ],
         },
     )

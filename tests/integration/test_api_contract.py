@@ -343,3 +343,61 @@ def test_a_suppression_keeps_its_history_with_who_and_survives_removal(api, api_
     assert (status, gone["error"]["code"]) == (404, "not_found")
     assert [(h["action"], h["by"]) for h in gone["error"]["details"]["history"]] == [
         ("suppressed", "ada (API key unknown)"), ("removed", "bob (API key unknown)")]
+
+
+def test_a_category_entry_is_shown_beside_the_global_one_and_removed_on_its_own(
+        api, api_env, aws_stand_ins):
+    from datetime import UTC, datetime
+
+    address = "/v1/suppressions/eve@example.com"
+    assert api("PUT", address, {"category": "digest", "note": "left", "actor": "ada"})[0] == 200
+
+    # Only a category: 200, the global fields empty, the category with its history.
+    status, entry = api("GET", address)
+    assert (status, entry["reason"], entry["history"]) == (200, None, [])
+    [digest] = entry["categories"]
+    assert (digest["category"], digest["reason"], digest["note"]) == ("digest", "manual", "left")
+    assert [h["action"] for h in digest["history"]] == ["suppressed"]
+
+    api("PUT", address, {"reason": "manual", "note": "bounced elsewhere"})
+    aws_stand_ins["simulator"].account_suppressions["eve@example.com"] = (
+        "BOUNCE", datetime.now(UTC))
+    _, listing = api("GET", "/v1/suppressions", query={"category": "digest"})
+    assert [(i["email"], i["category"]) for i in listing["items"]] == [
+        ("eve@example.com", "digest")]
+
+    # Removing the category leaves the global entry and SES's list alone.
+    assert api("DELETE", address, query={"category": "digest"})[0] == 204
+    assert api("DELETE", address, query={"category": "digest"})[0] == 404
+    status, entry = api("GET", address)
+    assert (status, entry["reason"], entry["categories"]) == (200, "manual", [])
+    assert "eve@example.com" in aws_stand_ins["simulator"].account_suppressions
+
+
+@pytest.mark.parametrize("body", [
+    {"reason": "unsubscribed"},  # an unsubscribe is from one category
+    {"category": "Digest"},
+    {"category": "digest mail"},
+    {"category": ""},
+    {"category": "x" * 64},
+])
+def test_a_category_entry_with_a_bad_body_is_refused(api, body):
+    status, answer = api("PUT", "/v1/suppressions/ada@example.com", body)
+
+    assert (status, answer["error"]["code"]) == (422, "validation_error")
+    assert api("GET", "/v1/suppressions/ada@example.com")[0] == 404
+
+
+def test_a_batch_writes_category_entries_apart_from_global_ones(api, api_env):
+    entries = [{"email": "fay@example.com"},
+               {"email": "fay@example.com", "category": "digest", "reason": "unsubscribed"},
+               {"email": "fay@example.com", "category": "Bad Name"}]
+
+    results = api("POST", "/v1/suppressions/batch", {"entries": entries})[1]["results"]
+
+    assert [(r.get("category"), r.get("status")) for r in results[:2]] == [
+        (None, "added"), ("digest", "added")]
+    assert results[2]["error"]["code"] == "validation_error"
+    entry = api("GET", "/v1/suppressions/fay@example.com")[1]
+    assert (entry["reason"], [(c["category"], c["reason"]) for c in entry["categories"]]) == (
+        "manual", [("digest", "unsubscribed")])

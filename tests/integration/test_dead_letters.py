@@ -96,6 +96,19 @@ def test_an_events_dead_letter_says_whether_it_was_malformed_or_failed_to_apply(
     assert dlq.events_reason(broken)["reason"] == "malformed"
 
 
+def test_an_events_dead_letter_shows_the_reason_the_function_kept_on_it():
+    body = '{"Type": "Notification", "Message": "{}"}'
+    letter = dlq.DeadLetter("1", body, None, 1, {
+        "mailroom_reason": {"DataType": "String", "StringValue": "malformed"},
+        "mailroom_detail": {"DataType": "String",
+                            "StringValue": "SES event without eventType or notificationType"}})
+
+    reason = dlq.events_reason(letter)
+
+    assert reason["reason"] == "malformed"
+    assert reason["action"].startswith("SES event without eventType or notificationType.")
+
+
 @pytest.mark.parametrize(("address", "masked"), [
     ("ada.lovelace@example.com", "a***@example.com"), ("x@y.org", "x***@y.org"),
     ("nonsense", "***")])

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from mailroom.adapters.dynamodb import DynamoMessageStore, DynamoSuppressionStore
@@ -72,14 +73,21 @@ def test_the_same_event_delivered_twice_is_recorded_and_announced_once(
     assert [n["type"] for n in received] == ["email.delivered"]
 
 
-def test_a_malformed_record_fails_alone(events, messages_table):
+def test_a_malformed_record_goes_to_the_dlq_at_once_with_its_reason(events, resources):
     batch = sample("sqs-batch-poison.json")
+    poison = batch["Records"][1]
 
     response = events.handler(batch, LambdaContext())
 
-    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
-    assert len(failed) == 1
-    assert len(batch["Records"]) == 2
+    assert response == {"batchItemFailures": []}
+    [letter] = boto3.client("sqs").receive_message(
+        QueueUrl=resources.events_queue.dlq_url, MessageAttributeNames=["All"],
+        WaitTimeSeconds=0)["Messages"]
+    assert letter["Body"] == poison["body"]
+    attributes = {name: value["StringValue"]
+                  for name, value in letter["MessageAttributes"].items()}
+    assert attributes["mailroom_reason"] == "malformed"
+    assert "not JSON" in attributes["mailroom_detail"]
 
 
 def soft_bounce_batch(address: str, at: datetime) -> dict:

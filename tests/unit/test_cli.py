@@ -321,8 +321,21 @@ def test_suppressions_get_shows_the_entry(api):
     result = run("suppressions", "get", "ada@example.com")
 
     assert result.exit_code == 0, result.output
-    assert "ada@example.com  reason hard_bounce" in result.output
+    assert "ada@example.com  all mail  reason hard_bounce" in result.output
     assert "source ses:bounce" in result.output
+
+
+def test_suppressions_get_shows_each_category_when_all_mail_still_goes(api):
+    api.answer("GET", "/v1/suppressions/ada@example.com", {
+        "email": "ada@example.com", "reason": None, "created_at": None, "expires_at": None,
+        "source": None, "history": [], "categories": [
+            {**SUPPRESSION, "reason": "unsubscribed", "category": "digest", "history": []}]})
+
+    result = run("suppressions", "get", "ada@example.com")
+
+    assert result.exit_code == 0, result.output
+    assert "gets all mail but the categories below" in result.output
+    assert "ada@example.com  digest mail  reason unsubscribed" in result.output
 
 
 def test_suppressions_get_quotes_the_address_but_keeps_the_at(api):

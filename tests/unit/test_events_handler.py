@@ -18,7 +18,12 @@ from handlers import events as events_handler
 from mailroom.models import Message, Status
 from mailroom.outcomes import SuppressionPolicy
 from mailroom.ses_events import parse_ses_notification
-from tests.fakes import FakeMessageStore, FakePublisher, FakeSuppressionStore
+from tests.fakes import (
+    FakeDeadLetters,
+    FakeMessageStore,
+    FakePublisher,
+    FakeSuppressionStore,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -46,6 +51,7 @@ class Fakes:
         self.messages = FakeMessageStore()
         self.suppressions = FakeSuppressionStore()
         self.publisher = FakePublisher()
+        self.dead_letters = FakeDeadLetters()
 
     def dependencies(self) -> events_handler.Dependencies:
         return events_handler.Dependencies(
@@ -53,6 +59,7 @@ class Fakes:
             suppressions=self.suppressions,
             publisher=self.publisher,
             policy=SuppressionPolicy(),
+            dead_letters=self.dead_letters,
         )
 
     def seed_messages_for_every_sample(self) -> None:
@@ -161,15 +168,35 @@ def test_a_poison_record_fails_alone(fakes: Fakes, invoke: Any,
     # When the handler runs
     response = invoke(event)
 
-    # Then only the malformed record is reported failed (retried, then dead-lettered)
-    assert response == {"batchItemFailures": [{"itemIdentifier": poison["messageId"]}]}
+    # Then the good one is applied, and the malformed one, which no retry could apply, is
+    # dead-lettered at once with its reason rather than retried
+    assert response == {"batchItemFailures": []}
     delivered = fakes.messages.get("a7c1e2f0-3b4d-4c5e-8f60-718293040001")
     assert delivered is not None and delivered.status is Status.DELIVERED
+    [(body, reason, detail)] = fakes.dead_letters.letters
+    assert (body, reason) == (poison["body"], "malformed")
+    assert "SNS Message is not JSON" in detail
     # And the reason is logged
     [error] = [record for record in caplog.records
                if record.levelname == "ERROR" and record.name == "mailroom-events"]
     assert "SNS Message is not JSON" in error.reason
     assert error.record_id == poison["messageId"]
+
+
+def test_a_malformed_record_the_dlq_refuses_is_retried(fakes: Fakes, invoke: Any) -> None:
+    # Given a dead-letter queue that cannot be written to
+    class Unreachable(FakeDeadLetters):
+        def put(self, body: str, reason: str, detail: str) -> None:
+            raise ConnectionError("SQS unavailable")
+
+    fakes.dead_letters = Unreachable()
+    event = lambda_event("sqs-batch-poison.json")
+
+    # When the handler runs, Then the record fails, so SQS retries and dead-letters it
+    response = invoke(event)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1][
+        "messageId"]}]}
 
 
 def test_a_failing_dependency_fails_only_its_record(fakes: Fakes, invoke: Any) -> None:
@@ -229,8 +256,9 @@ def test_a_record_of_an_unexpected_shape_is_logged_as_malformed(
     # When the handler runs
     response = invoke(event)
 
-    # Then the record fails (retried, then dead-lettered) and is logged as malformed
-    assert response == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    # Then the record is dead-lettered and logged as malformed
+    assert response == {"batchItemFailures": []}
+    assert [reason for _, reason, _ in fakes.dead_letters.letters] == ["malformed"]
     [error] = [entry for entry in caplog.records
                if entry.levelname == "ERROR" and entry.name == "mailroom-events"]
     assert error.getMessage().startswith("Malformed SES event record")

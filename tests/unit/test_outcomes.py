@@ -476,7 +476,7 @@ def test_the_thresholds_come_from_the_settings(world: World) -> None:
     settings = EventsSettings(
         messages_table="m", suppressions_table="s", notifications_topic_arn="arn",
         counters_table="c", control_table="k", configuration_set="cs",
-        sender_event_source_id="esm",
+        sender_event_source_id="esm", ses_events_dlq_url="dlq",
         soft_bounce_threshold=2, soft_bounce_window_days=1, soft_bounce_suppression_days=3,
     )
     policy = SuppressionPolicy.from_settings(settings)
@@ -495,7 +495,8 @@ def test_the_default_policy_is_the_documented_one() -> None:
     # Given the settings defaults, Then they are 3 soft bounces in 7 days, for 14 days
     settings = EventsSettings(messages_table="m", suppressions_table="s",
                               notifications_topic_arn="arn", counters_table="c", control_table="k",
-                              configuration_set="cs", sender_event_source_id="esm")
+                              configuration_set="cs", sender_event_source_id="esm",
+                              ses_events_dlq_url="dlq")
     assert SuppressionPolicy.from_settings(settings) == SuppressionPolicy(
         3, timedelta(days=7), timedelta(days=14)
     )
@@ -756,11 +757,11 @@ def test_a_rival_hard_bounce_written_meanwhile_is_never_downgraded(world: World)
 
     class RacingStore(FakeSuppressionStore):
         def put(self, suppression):
-            self.items[address] = hard
+            self.items[(address, None)] = hard
             super().put(suppression)
 
         def strengthen(self, suppression, outranks=()):
-            self.items[address] = hard
+            self.items[(address, None)] = hard
             return super().strengthen(suppression, outranks)
 
     racing = RacingStore()

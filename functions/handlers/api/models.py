@@ -15,11 +15,13 @@ from pydantic import (
     Field,
     StrictBool,
     field_validator,
+    model_validator,
 )
 
 from mailroom.accept import EmailRequest
 from mailroom.addresses import MAX_ADDRESS_LENGTH
 from mailroom.models import (
+    CATEGORY_PATTERN,
     Message,
     SendingState,
     Status,
@@ -61,8 +63,13 @@ class BatchRequest(BaseModel):
 class SuppressionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Only SES events record bounces and complaints; by hand it is always `manual`.
-    reason: Literal["manual"] = "manual"
+    # Only SES events record bounces and complaints; by hand it is `manual`, or for a
+    # category (unsubscribes carried over from another system) `unsubscribed`.
+    reason: Literal["manual", "unsubscribed"] = "manual"
+    category: str | None = Field(
+        default=None, pattern=CATEGORY_PATTERN,
+        description="Only mail of templates of this category (e.g. `digest`); omit for all "
+                    "mail.")
     note: str | None = Field(default=None, max_length=1000)
     expires_at: AwareDatetime | None = Field(
         default=None, description="When the entry lapses (ISO 8601 with a time zone); "
@@ -77,6 +84,13 @@ class SuppressionUpdate(BaseModel):
         if value is not None and value <= utcnow():
             raise ValueError("must be in the future")
         return value
+
+    @model_validator(mode="after")
+    def _unsubscribed_from_a_category(self) -> SuppressionUpdate:
+        if self.reason == "unsubscribed" and self.category is None:
+            raise ValueError("reason `unsubscribed` is for one category of mail: name the "
+                             "`category`")
+        return self
 
 
 class PreviewRequest(BaseModel):
@@ -139,6 +153,7 @@ class SuppressionBatchRequest(BaseModel):
 class SuppressionBatchItem(BaseModel):
     index: int
     email: str
+    category: str | None = None
     # added: written now; exists: the address was suppressed already, and that entry stands
     status: Literal["added", "exists"]
 
@@ -201,8 +216,8 @@ class SuppressionView(BaseModel):
     source: str
     note: str | None = None
     by: str | None = None
-    # Entries for one category of mail only (DESIGN §4); none can be written yet.
-    categories: list[str] = Field(default_factory=list)
+    category: str | None = Field(default=None, description="The one category of mail the "
+                                                           "entry stops; null: all mail.")
     history: list[dict[str, Any]] | None = Field(
         default=None, description="Every change, oldest first (only when one address is "
                                   "asked for).")
@@ -212,6 +227,23 @@ class SuppressionView(BaseModel):
            history: list[dict[str, Any]] | None = None) -> SuppressionView:
         return cls.model_validate({**suppression.to_api(), "by": suppression.by,
                                    "history": history})
+
+
+class SuppressionDetail(BaseModel):
+    """One address: its global entry's fields (null when only categories of mail are
+    stopped), each category entry, and the global entry's history."""
+
+    email: str
+    reason: SuppressionReason | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    source: str | None
+    note: str | None = None
+    by: str | None = None
+    categories: list[SuppressionView] = Field(
+        description="The categories of mail stopped for this address, each with its history.")
+    history: list[dict[str, Any]] = Field(
+        description="Every change to the global entry, oldest first; it survives removal.")
 
 
 class SuppressionList(BaseModel):

@@ -1,16 +1,39 @@
-"""SQS adapter for the send queue."""
+"""SQS adapters: the send queue, and dead-letter queues a function writes to itself."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import boto3
 
 from ..models import SendRequest
+from ..shape import DEAD_LETTER_DETAIL, DEAD_LETTER_REASON
 from .batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches, failed_entries
 
 SQS_BATCH_LIMIT = 10  # SendMessageBatch's limit per call
+# SQS takes at most 256 KiB per message, attributes included; the detail is a sentence.
+MAX_DETAIL_LENGTH = 1000
+
+
+class SqsDeadLetters:
+    """Its client is made at first use: most invocations never write a dead letter."""
+
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        self.queue_url = queue_url
+        self._client = client
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or boto3.client("sqs")
+
+    def put(self, body: str, reason: str, detail: str) -> None:
+        self.client.send_message(QueueUrl=self.queue_url, MessageBody=body, MessageAttributes={
+            DEAD_LETTER_REASON: {"DataType": "String", "StringValue": reason},
+            DEAD_LETTER_DETAIL: {"DataType": "String",
+                                 "StringValue": detail[:MAX_DETAIL_LENGTH] or reason},
+        })
 
 
 class SqsSendQueue:

@@ -1,6 +1,9 @@
-"""The suppression list, one item per normalised address. A suppression is an item with a
-`reason`; `ttl` (epoch seconds) mirrors `expires_at` so DynamoDB removes expired entries —
-and because TTL deletion lags (hours on AWS), every read also filters on it.
+"""The suppression list, one item per entry: an address's global entry is keyed by the
+normalised address, each of its category entries by `<address>#category:<name>` with the
+address and category in their own attributes (the sparse by_address index finds them). An
+entry is an item with a `reason`; `ttl` (epoch seconds) mirrors `expires_at` so DynamoDB
+removes expired entries — and because TTL deletion lags (hours on AWS), every read also
+filters on it.
 
 An address's soft-bounce count lives in its own item, keyed `<address>#soft`, with no
 `reason` (so the sparse by_reason index and the listing scan never see it) and a `ttl` one
@@ -17,9 +20,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from ...errors import InvalidCursor
 from ...models import Suppression, SuppressionReason, utcnow
 from ...ports import SoftBounces
-from ...shape import SUPPRESSIONS, SUPPRESSIONS_BY_REASON
+from ...shape import SUPPRESSIONS, SUPPRESSIONS_BY_ADDRESS, SUPPRESSIONS_BY_REASON
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
 from .codec import epoch, from_item, to_attribute
 from .conditions import is_conditional_failure
@@ -30,6 +34,9 @@ assert SUPPRESSIONS.ttl_attribute is not None
 TTL_ATTRIBUTE: str = SUPPRESSIONS.ttl_attribute
 
 REASON_INDEX = SUPPRESSIONS_BY_REASON.name
+ADDRESS_INDEX = SUPPRESSIONS_BY_ADDRESS.name
+# An address's domain holds no `#`, so what follows it cannot be mistaken for the address.
+CATEGORY_KEY = "#category:"
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
 # The attributes a listing resumes from: the table's key, and for the index its keys too.
 SCAN_KEY = (SUPPRESSIONS.partition_key,)
@@ -52,22 +59,40 @@ class DynamoSuppressionStore:
         self.client = client or boto3.client("dynamodb")
         self.backoff = backoff
 
-    def get(self, email: str, now: datetime) -> Suppression | None:
+    def get(self, email: str, now: datetime, category: str | None = None
+            ) -> Suppression | None:
+        if category is not None:  # two entries to read: one batched call
+            return self.get_many([email], now, category).get(email)
         item = self.client.get_item(
-            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True
+            TableName=self.table_name, Key=_key(email), ConsistentRead=True
         ).get("Item")
         if not item or "reason" not in item:
             return None
         suppression = _to_suppression(item)
         return suppression if suppression.is_active(now) else None
 
-    def get_many(self, emails: Sequence[str], now: datetime) -> dict[str, Suppression]:
-        keys = [{"email": {"S": email}} for email in sorted(set(emails))]
+    def get_many(self, emails: Sequence[str], now: datetime, category: str | None = None
+                 ) -> dict[str, Suppression]:
+        addresses = sorted(set(emails))
+        keys = [_key(email) for email in addresses]
+        if category is not None:
+            keys += [_key(email, category) for email in addresses]
         items = call_in_batches(keys, BATCH_GET_LIMIT, self._batch_get,
                                 what="DynamoDB reads", backoff=self.backoff)
-        found = (_to_suppression(item) for item in items if "reason" in item)
+        found = [_to_suppression(item) for item in items if "reason" in item]
+        # The global entry last, so it is the one kept: it says why all mail stops.
+        found.sort(key=lambda suppression: suppression.category is None)
         return {suppression.email: suppression for suppression in found
                 if suppression.is_active(now)}
+
+    def categories(self, email: str, now: datetime) -> list[Suppression]:
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self.table_name, IndexName=ADDRESS_INDEX,
+            KeyConditionExpression="address = :address",
+            FilterExpression="attribute_exists(reason)",  # not the tombstones
+            ExpressionAttributeValues={":address": {"S": email}})
+        found = (_to_suppression(item) for item in _items(pages))
+        return [suppression for suppression in found if suppression.is_active(now)]
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> Answer[dict[str, Any], dict[str, Any]]:
         response = self.client.batch_get_item(
@@ -119,9 +144,9 @@ class DynamoSuppressionStore:
         except ClientError as error:
             if not is_conditional_failure(error):
                 raise
-            item = self.client.get_item(TableName=self.table_name,
-                                        Key={"email": {"S": suppression.email}},
-                                        ConsistentRead=True).get("Item")
+            item = self.client.get_item(
+                TableName=self.table_name, Key=_key(suppression.email, suppression.category),
+                ConsistentRead=True).get("Item")
             return bool(item and "reason" in item
                         and _is_same_entry(suppression, _to_suppression(item)))
         return True
@@ -130,6 +155,8 @@ class DynamoSuppressionStore:
         """The UpdateItem that makes the item exactly `suppression` (other attributes stay).
         Every attribute of the model is named `#<field>` and valued `:<field>`."""
         data = suppression.model_dump(mode="json", exclude={"email"})
+        if suppression.category is not None:
+            data["address"] = suppression.email
         sets = [f"#{key} = :{key}" for key, value in data.items() if value is not None]
         removes = [f"#{key}" for key, value in data.items() if value is None]
         values = {f":{key}": to_attribute(value)
@@ -149,22 +176,25 @@ class DynamoSuppressionStore:
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         return {
             "TableName": self.table_name,
-            "Key": {"email": {"S": suppression.email}},
+            "Key": _key(suppression.email, suppression.category),
             "UpdateExpression": update,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
 
-    def delete(self, email: str, by: str | None = None, at: datetime | None = None) -> bool:
-        # Forget the soft-bounce count too: an operator removing an entry has confirmed the
-        # address, and old bounces must not re-suppress it on the next one.
-        self.client.delete_item(TableName=self.table_name, Key=_soft_bounce_key(email))
-        fields = [name for name in Suppression.model_fields if name != "email"]
+    def delete(self, email: str, by: str | None = None, at: datetime | None = None,
+               category: str | None = None) -> bool:
+        if category is None:
+            # Forget the soft-bounce count too: an operator removing an entry has confirmed
+            # the address, and old bounces must not re-suppress it on the next one.
+            self.client.delete_item(TableName=self.table_name, Key=_soft_bounce_key(email))
+        # A category's tombstone keeps its address and category: still found by address.
+        fields = [name for name in Suppression.model_fields if name not in ("email", "category")]
         change = {"at": (at or utcnow()).isoformat(), "action": "removed",
                   **({"by": by} if by else {})}
         try:
             self.client.update_item(
-                TableName=self.table_name, Key={"email": {"S": email}},
+                TableName=self.table_name, Key=_key(email, category),
                 # A tombstone: the entry goes, its history stays.
                 UpdateExpression="REMOVE " + ", ".join(f"#{name}" for name in fields)
                                  + ", #ttl SET #history = list_append(if_not_exists(#history, "
@@ -180,21 +210,25 @@ class DynamoSuppressionStore:
             raise
         return True
 
-    def history(self, email: str) -> list[dict[str, Any]]:
+    def history(self, email: str, category: str | None = None) -> list[dict[str, Any]]:
         item = self.client.get_item(
-            TableName=self.table_name, Key={"email": {"S": email}}, ConsistentRead=True,
+            TableName=self.table_name, Key=_key(email, category), ConsistentRead=True,
             ProjectionExpression="#history", ExpressionAttributeNames={"#history": HISTORY},
         ).get("Item", {})
         return list(from_item(item).get(HISTORY, []))
 
     def list(
-        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None
+        self, now: datetime, reason: SuppressionReason | None, limit: int, cursor: str | None,
+        category: str | None = None,
     ) -> tuple[list[Suppression], str | None]:
         """Up to `limit` active entries, and the cursor of the next page: the key of the last
         entry returned, or None when no active entry follows it."""
-        operation, request, key_names = self._listing(now, reason)
+        operation, request, key_names = self._listing(now, reason, category)
         start_key = decode_cursor(cursor, key_names,
                                   fixed={"reason": reason.value} if reason else None)
+        if start_key and category is not None and not start_key["email"]["S"].endswith(
+                CATEGORY_KEY + category):
+            raise InvalidCursor()  # a cursor of another listing
         if start_key:
             request["ExclusiveStartKey"] = start_key
         # One entry more than asked for tells whether there is a next page.
@@ -207,21 +241,27 @@ class DynamoSuppressionStore:
         return [_to_suppression(item) for item in returned], encode_cursor(next_key)
 
     def _listing(
-        self, now: datetime, reason: SuppressionReason | None
+        self, now: datetime, reason: SuppressionReason | None, category: str | None
     ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
         """The operation, request and resume key of one listing: with a reason, a query of
-        the by_reason index; without, a scan skipping the soft-bounce counts."""
-        active = "attribute_not_exists(#ttl) OR #ttl > :now"
+        the by_reason index; without, a scan skipping the soft-bounce counts. A category
+        filters either."""
+        # DynamoDB refuses redundant parentheses: the OR is wrapped only beside an AND.
+        filters = ["attribute_not_exists(#ttl) OR #ttl > :now"]
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
             "ExpressionAttributeValues": {":now": {"N": str(epoch(now))}},
         }
+        if category is not None:
+            filters.append("category = :category")
+            request["ExpressionAttributeValues"][":category"] = {"S": category}
         if reason is None:
-            request["FilterExpression"] = f"attribute_exists(reason) AND ({active})"
+            filters.insert(0, "attribute_exists(reason)")
+            request["FilterExpression"] = _all_of(filters)
             return "scan", request, SCAN_KEY
         request.update(IndexName=REASON_INDEX, KeyConditionExpression="reason = :reason",
-                       FilterExpression=active)
+                       FilterExpression=_all_of(filters))
         request["ExpressionAttributeValues"][":reason"] = {"S": reason.value}
         return "query", request, REASON_INDEX_KEY
 
@@ -282,10 +322,21 @@ def _items(pages: Any) -> Iterator[dict[str, Any]]:
         yield from page.get("Items", [])
 
 
+def _all_of(conditions: list[str]) -> str:
+    if len(conditions) == 1:
+        return conditions[0]
+    return " AND ".join(f"({condition})" if " OR " in condition else condition
+                        for condition in conditions)
+
+
+def _key(email: str, category: str | None = None) -> dict[str, Any]:
+    return {"email": {"S": email if category is None else f"{email}{CATEGORY_KEY}{category}"}}
+
+
 def _to_suppression(item: dict[str, Any]) -> Suppression:
     data = from_item(item)
-    return Suppression.model_validate(
-        {key: data[key] for key in Suppression.model_fields if key in data})
+    fields = {key: data[key] for key in Suppression.model_fields if key in data}
+    return Suppression.model_validate({**fields, "email": data.get("address", data["email"])})
 
 
 def _same_entry(suppression: Suppression) -> str:
