@@ -30,12 +30,6 @@ class Api(Construct):
         factory: FunctionFactory,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = factory.create(
-            self,
-            shape.API,
-            settings=dict(allowed_senders=list(cfg.allowed_senders), default_from=cfg.from_address),
-        )
-
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=cfg.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -69,6 +63,16 @@ class Api(Construct):
                 throttling_burst_limit=cfg.api_burst_limit,
             ),
         )
+        # Built from the API's id and the declared stage, not `url` (which names the
+        # deployment, and so the methods, and so this function: a cycle).
+        own_url = (f"https://{self.rest_api.rest_api_id}.execute-api.{Aws.REGION}."
+                   f"{Aws.URL_SUFFIX}/{shape.API_STAGE}")
+        self.function = factory.create(
+            self,
+            shape.API,
+            settings=dict(allowed_senders=list(cfg.allowed_senders), default_from=cfg.from_address,
+                          api_url=own_url, unsubscribe_mailto=cfg.unsubscribe_mailto or ""),
+        )
         for error in GATEWAY_ERRORS:
             self.rest_api.add_gateway_response(
                 f"Gateway{error.response_type.title().replace('_', '')}",
@@ -90,11 +94,13 @@ class Api(Construct):
         v1.add_resource("{proxy+}").add_method(
             "ANY", integration, api_key_required=True, request_validator=validator
         )
-        for route in shape.ROUTES.public:
-            resource = self.rest_api.root.resource_for_path(route.openapi_path)
+        for path in sorted({route.openapi_path for route in shape.ROUTES.public}):
+            resource = self.rest_api.root.resource_for_path(path)
+            methods = sorted({route.method for route in shape.ROUTES.public
+                              if route.openapi_path == path})
             # Its other methods reach the function too, which answers 405 with the right
             # Allow header rather than the gateway's "Missing Authentication Token".
-            for method in (route.method, "ANY"):
+            for method in (*methods, "ANY"):
                 resource.add_method(method, integration, api_key_required=False,
                                     request_validator=validator)
 

@@ -39,6 +39,7 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 # One or more DNS labels (letters, digits, inner hyphens), dot-separated.
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_LABELS = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+_MAILTO = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class MailroomConfig:
     queue_age_alarm_seconds: int = 3600
     # The scheduled canary (`-c canary=off` leaves it out).
     canary: bool = True
+    # Offered beside the one-click link in List-Unsubscribe (a mailbox you process).
+    unsubscribe_mailto: str | None = None
     templates: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +95,10 @@ class MailroomConfig:
             sender_auth.dmarc_value(self.dmarc_policy)  # refuses an unknown policy
         elif self.dmarc_rua:
             raise ValueError("dmarc_rua needs dmarc_policy (none, quarantine or reject)")
+        if self.unsubscribe_mailto is not None and not _MAILTO.fullmatch(
+                self.unsubscribe_mailto):
+            raise ValueError(f"unsubscribe_mailto {self.unsubscribe_mailto!r} is not a plain "
+                             "ASCII address (SES headers are printable ASCII)")
         least = shape.MIN_MAX_CONCURRENCY
         if min(self.sender_max_concurrency, self.events_max_concurrency) < least:
             raise ValueError(f"SQS event source maximum concurrency must be at least {least}")
@@ -147,6 +154,7 @@ class MailroomConfig:
             "mail_from_subdomain": text("mail_from_subdomain") or cls.mail_from_subdomain,
             "dmarc_policy": (text("dmarc_policy") or "").lower() or None,
             "dmarc_rua": text("dmarc_rua"),
+            "unsubscribe_mailto": text("unsubscribe_mailto"),
             "templates": load_templates(templates_file),
         }
         for key, kind in (

@@ -18,6 +18,7 @@ from .notifications import Notifications
 from .sending import Sending
 from .ses import Ses
 from .storage import Storage
+from .unsubscribe import UnsubscribeKey
 
 
 class MailroomStack(Stack):
@@ -40,11 +41,13 @@ class MailroomStack(Stack):
         # The sender first: a pause by the api or events function switches its consumer.
         self.sending = Sending(self, "Sending", cfg=cfg, factory=self.factory)
         self.events.add_function(self.factory, cfg=cfg)
+        self.unsubscribe_key = UnsubscribeKey(self, "UnsubscribeKey", factory=self.factory)
         self.api = Api(self, "Api", cfg=cfg, factory=self.factory)
         self.canary = (CanaryCheck(self, "Canary", factory=self.factory,
                                    api_url=self.api.rest_api.url) if cfg.canary else None)
         functions = {shape.API: self.api.function, shape.SENDER: self.sending.function,
-                     shape.EVENTS: self.events.function}
+                     shape.EVENTS: self.events.function,
+                     shape.KEY_ROTATION: self.unsubscribe_key.rotation}
         if self.canary is not None:
             functions[shape.CANARY] = self.canary.function
         self.functions = functions

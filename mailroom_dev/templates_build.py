@@ -25,6 +25,7 @@ import jinja2
 import pybars
 
 from mailroom.errors import MailroomError, MissingTemplateData
+from mailroom.models import CATEGORY_PATTERN
 from mailroom.templates import SCALAR_TYPES, EmailTemplate, VariableType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ SOURCE_DIR = REPO_ROOT / "templates"
 OUTPUT_PATH = REPO_ROOT / "functions" / "mailroom" / "compiled_templates.json"
 
 PARTS = {"html": "body.html.j2", "text": "body.txt.j2"}
-META_KEYS = {"description", "subject", "variables"}
+META_KEYS = {"description", "subject", "variables", "category", "unsubscribe", "transactional"}
 SUPPORTED_BLOCKS = {"each", "if", "unless"}
 _MUSTACHE = re.compile(r"\{\{(\{?)(.*?)\}?\}\}", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -125,7 +126,31 @@ def _build_template(env: jinja2.Environment, folder: Path) -> dict[str, Any]:
         "types": types,
         "data_schema": template.data_schema,
         "example": example,
+        **_mail_category(folder / "meta.json", meta),
     }
+
+
+def _mail_category(meta_file: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """`category` and `unsubscribe` as meta.json declares them, checked: a template marked
+    `transactional` (mail the recipient asked for: a password reset, a receipt) never has
+    either; `unsubscribe` needs a category to unsubscribe from."""
+    category, unsubscribe = meta.get("category"), meta.get("unsubscribe", False)
+    transactional = meta.get("transactional", False)
+    if category is not None and (not isinstance(category, str)
+                                 or not re.fullmatch(CATEGORY_PATTERN, category)):
+        raise TemplateBuildError(f"{meta_file}: `category` must be lower-case letters, digits, "
+                                 f"`-` and `_` (like `digest`), not {json.dumps(category)}.")
+    if not isinstance(unsubscribe, bool) or not isinstance(transactional, bool):
+        raise TemplateBuildError(f"{meta_file}: `unsubscribe` and `transactional` are true "
+                                 "or false.")
+    if transactional and (unsubscribe or category):
+        raise TemplateBuildError(
+            f"{meta_file}: a transactional template (mail the recipient asked for) has no "
+            "`category` and no `unsubscribe`: a user who leaves a digest must still get it.")
+    if unsubscribe and category is None:
+        raise TemplateBuildError(f"{meta_file}: `unsubscribe` needs the `category` its link "
+                                 "unsubscribes from.")
+    return {"category": category, "unsubscribe": unsubscribe} if category else {}
 
 
 def _declared_types(meta_file: Path, meta: Any) -> dict[str, VariableType]:

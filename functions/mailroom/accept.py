@@ -41,6 +41,7 @@ from .models import (
 from .ports import MessageStore, SendingSwitch, SendQueue, SuppressionStore
 from .shape import MAX_QUEUE_MESSAGE_BYTES
 from .templates import TemplateCatalog
+from .unsubscribe import UnsubscribeLinks
 
 # SES message tags: ASCII letters, digits, underscore and dash, up to 256 characters.
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
@@ -77,6 +78,8 @@ class Acceptor:
     allowed_senders: Sequence[str] = ()
     check_deliverability: bool = False
     switch: SendingSwitch | None = None
+    # Signs the one-click unsubscribe of templates that have one (None: no such headers).
+    unsubscribe_links: UnsubscribeLinks | None = None
     clock: Callable[[], datetime] = utcnow
     new_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
 
@@ -110,11 +113,22 @@ class Acceptor:
             return results
 
         now = self.clock()
-        suppressed = self.suppressions.get_many([r.to for _, r in prepared], now)
+        # The global entry stops all mail, a category's entry its templates' mail: one
+        # lookup per category among the requests (usually one).
+        by_category: dict[str | None, list[str]] = {}
+        for _, send_request in prepared:
+            category = self.catalog.get(send_request.template).category
+            by_category.setdefault(category, []).append(send_request.to)
+        suppressed = {(category, email): suppression
+                      for category, emails in by_category.items()
+                      for email, suppression in self.suppressions.get_many(
+                          emails, now, category).items()}
         accepted: list[SendRequest] = []
         for index, send_request in prepared:
-            if send_request.to in suppressed:
-                results[index] = _suppressed_error(suppressed[send_request.to])
+            stopped = suppressed.get(
+                (self.catalog.get(send_request.template).category, send_request.to))
+            if stopped is not None:
+                results[index] = _suppressed_error(stopped)
             else:
                 accepted.append(send_request)
         if accepted:
@@ -157,10 +171,16 @@ class Acceptor:
         reply_to = [addresses.validate(address, f"reply_to[{index}]")
                     for index, address in enumerate(request.reply_to)]
         tags = _validated_tags(request.tags, to)
-        self.catalog.get(request.template).check(request.data)
-        send_request = SendRequest(id=self.new_id(), to=to, from_address=sender,
+        template = self.catalog.get(request.template)
+        template.check(request.data)
+        message_id, now = self.new_id(), self.clock()
+        headers = (self.unsubscribe_links.headers_for(message_id, template.category, now)
+                   if template.unsubscribe and template.category and self.unsubscribe_links
+                   else [])
+        send_request = SendRequest(id=message_id, to=to, from_address=sender,
                                    reply_to=reply_to, template=request.template,
-                                   data=request.data, tags=tags, queued_at=self.clock())
+                                   data=request.data, tags=tags, queued_at=now,
+                                   category=template.category, headers=headers)
         size = len(_queue_body(send_request).encode())
         if size > MAX_QUEUE_MESSAGE_BYTES:
             raise PayloadTooLarge(
@@ -201,6 +221,17 @@ def _queued_message(request: SendRequest, now: datetime) -> Message:
 
 
 def _suppressed_error(suppression: Suppression) -> RecipientSuppressed:
+    if suppression.category is not None:
+        return RecipientSuppressed(
+            f"{suppression.email} left {suppression.category} mail "
+            f"({suppression.reason.value}, {suppression.created_at:%Y-%m-%d}), which this "
+            "template is; other mail still reaches them. Remove the entry with "
+            f"DELETE /v1/suppressions/{{email}}?category={suppression.category} only if they "
+            "asked for it again.",
+            details={"reason": suppression.reason.value, "category": suppression.category,
+                     "since": suppression.created_at.isoformat(),
+                     "expires_at": suppression.expires_at.isoformat()
+                     if suppression.expires_at else None})
     return RecipientSuppressed(
         f"{suppression.email} is on the suppression list ({suppression.reason.value}) since "
         f"{suppression.created_at:%Y-%m-%d}. Mail to it would hurt your sender reputation; "

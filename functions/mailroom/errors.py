@@ -65,6 +65,10 @@ class NotFound(MailroomError):
     code, http_status = "not_found", 404
 
 
+class LinkExpired(MailroomError):
+    code, http_status = "link_expired", 410
+
+
 class SesUnavailable(MailroomError):
     """SES refused or failed a call the request needs; trying again may work."""
 

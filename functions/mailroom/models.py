@@ -88,6 +88,8 @@ class NotificationType(StrEnum):
     UNCONFIRMED = "email.unconfirmed"
     # About the account, not one message: bounce or complaint rates near the pause level.
     REPUTATION_WARNING = "email.reputation_warning"
+    # The recipient used a one-click unsubscribe: their entry for the category is written.
+    UNSUBSCRIBED = "email.unsubscribed"
     # About the pipeline: the canary's round trip broke at a hop.
     CANARY_FAILED = "email.canary_failed"
 
@@ -137,6 +139,11 @@ class SendRequest(BaseModel):
     # When it was accepted: a message accepted before a resume and sent after it waited
     # out that pause, and its timeline says so.
     queued_at: datetime | None = None
+    # The template's category: the sender checks its suppressions too, right before sending.
+    category: str | None = None
+    # Extra headers SES adds ({"Name", "Value"}): the one-click unsubscribe of a template
+    # that has one, signed at accept so the sender needs no key.
+    headers: list[dict[str, str]] = Field(default_factory=list)
 
 
 class Message(BaseModel):

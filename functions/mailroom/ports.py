@@ -181,6 +181,18 @@ class SendQueue(Protocol):
         ...
 
 
+class SigningKeys(Protocol):
+    """The unsubscribe links' HMAC keys: the one to sign with, and every one still valid."""
+
+    def current(self) -> bytes:
+        ...
+
+    def valid(self, *, fresh: bool = False) -> list[bytes]:
+        """The current key and the one before it (a rotation keeps old links working);
+        `fresh` reads them again rather than from the cache."""
+        ...
+
+
 class DeadLetters(Protocol):
     """A queue's dead-letter queue, written to directly: what no retry could ever apply."""
 

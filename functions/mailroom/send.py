@@ -109,7 +109,8 @@ class Sender:
         if claim is Claim.MISSING:
             raise MessageBusy(f"No record of message {request.id} yet.")
 
-        suppression = self.suppressions.get(normalize(request.to), self.clock())
+        suppression = self.suppressions.get(normalize(request.to), self.clock(),
+                                            request.category)
         if suppression is not None:
             self._finish(request, Status.SUPPRESSED, Failure(
                 reason="recipient_suppressed",

@@ -39,6 +39,8 @@ class _Settings(BaseSettings):
                 value = spec.get_default(call_default_factory=True)
             else:
                 raise ValueError(f"{cls.__name__}.{name} needs a value")
+            if value is None:
+                continue  # unset: the model reads None
             if isinstance(value, list | tuple | set):
                 value = ",".join(str(item) for item in value)
             elif isinstance(value, bool):
@@ -96,6 +98,12 @@ class ApiSettings(_ControlSettings):
     # Look up MX/A records of recipient domains before accepting (cached). Off by default:
     # it adds a DNS round trip to the accept path.
     check_deliverability: bool = False
+    notifications_topic_arn: str  # email.unsubscribed
+    # One-click unsubscribe: the links point at the API's public URL (ending in its stage)
+    # and are signed with the secret's key; a mailto target is offered too when set.
+    api_url: str
+    unsubscribe_key_secret_arn: str
+    unsubscribe_mailto: str | None = None
 
     _split_allowed_senders = field_validator("allowed_senders", mode="before")(_split_csv)
 
@@ -138,6 +146,11 @@ class EventsSettings(_ControlSettings):
     sweep_settled_hours: int = 24
     # How far behind the settled window's edge each sweep looks, so missed runs catch up.
     sweep_lookback_hours: int = 48
+
+
+class KeyRotationSettings(_Settings):
+    # The one secret it rotates: an event naming another is refused.
+    unsubscribe_key_secret_arn: str
 
 
 class CanarySettings(_Settings):

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from .settings import ApiSettings, CanarySettings, EventsSettings, SenderSettings, _Settings
+from .settings import (
+    ApiSettings,
+    CanarySettings,
+    EventsSettings,
+    KeyRotationSettings,
+    SenderSettings,
+    _Settings,
+)
 
 SERVICE_PREFIX = "mailroom"
 METRICS_NAMESPACE = "Mailroom"
@@ -269,7 +276,31 @@ class ApiKey:
 
 API_KEY = ApiKey()
 
-Resource = Table | Queue | DeadLetters | Topic | SesSending | Consumer | ApiKey
+# An unsubscribe link is good this long (RFC 8058 links must outlive the mail in an inbox).
+UNSUBSCRIBE_TOKEN_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A Secrets Manager secret the stack generates and rotates every `rotation_days`; a
+    function reads it at run time, so it is in neither the template nor an environment."""
+
+    name: str
+    why: str
+    rotation_days: int
+
+    @property
+    def setting(self) -> str:
+        return f"{self.name.replace('-', '_')}_secret_arn"
+
+
+UNSUBSCRIBE_KEY = Secret(
+    "unsubscribe-key", rotation_days=UNSUBSCRIBE_TOKEN_DAYS,
+    why="Signs one-click unsubscribe links. The previous key still verifies after a rotation, "
+        "and a link lives no longer than one rotation period, so no link breaks early.")
+SECRETS = (UNSUBSCRIBE_KEY,)
+
+Resource = Table | Queue | DeadLetters | Topic | SesSending | Consumer | ApiKey | Secret
 
 
 # --- functions ------------------------------------------------------------------------------
@@ -383,6 +414,9 @@ API = Function(
         Access(SEND_QUEUE, ("SendMessage",), "Enqueue (SendMessageBatch is SendMessage)."),
         Access(SES, ("DeleteSuppressedDestination",),
                "An address removed from Mailroom's list comes off SES's account list too."),
+        Access(UNSUBSCRIBE_KEY, ("GetSecretValue",),
+               "Sign unsubscribe links at accept; verify them when a recipient uses one."),
+        Access(NOTIFICATIONS_TOPIC, ("Publish",), "email.unsubscribed, when one is used."),
         Access(COUNTERS, ("BatchGetItem", "Query"),
                "Reputation and stats: totals in batched reads; the breakdown by reason and "
                "domain queries each hour's shards."),
@@ -440,7 +474,17 @@ CANARY = Function(
         Access(NOTIFICATIONS_TOPIC, ("Publish",), "A failed round trip, naming the hop."),
     ),
 )
-FUNCTIONS = (API, SENDER, EVENTS, CANARY)
+KEY_ROTATION = Function(
+    "rotation", "handlers.key_rotation.handler", KeyRotationSettings, 30,
+    "Rotates the unsubscribe links' signing key (Secrets Manager's four rotation steps)",
+    memory_mb=128,
+    access=(
+        Access(UNSUBSCRIBE_KEY, ("DescribeSecret", "GetSecretValue", "PutSecretValue",
+                                 "UpdateSecretVersionStage"),
+               "Create the next key as AWSPENDING and make it AWSCURRENT."),
+    ),
+)
+FUNCTIONS = (API, SENDER, EVENTS, CANARY, KEY_ROTATION)
 
 
 # --- the HTTP API -----------------------------------------------------------------------------
@@ -487,6 +531,10 @@ class Routes:
     get_sending: Route = Route("GET", "/v1/sending", "getSending")
     put_sending: Route = Route("PUT", "/v1/sending", "putSending")
     get_reputation: Route = Route("GET", "/v1/reputation", "getReputation")
+    # One-click unsubscribe (RFC 8058): a signed token in the path stands in for the key.
+    unsubscribe_page: Route = Route("GET", "/v1/unsubscribe/<token>", "getUnsubscribe",
+                                    public=True)
+    unsubscribe: Route = Route("POST", "/v1/unsubscribe/<token>", "unsubscribe", public=True)
     health: Route = Route("GET", "/v1/health", "getHealth", public=True)
     openapi: Route = Route("GET", "/v1/openapi.json", "getOpenApi", public=True)
 

@@ -86,6 +86,11 @@ class EmailTemplate:
     types: Mapping[str, VariableType]
     # Data that renders the template, for previews, docs and "try it" commands.
     example: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # The category of mail it is (None: transactional, mail the recipient asked for): an
+    # address's entry for that category stops it.
+    category: str | None = None
+    # Its mail carries a one-click unsubscribe from `category` (RFC 8058 headers).
+    unsubscribe: bool = False
     # Top-level names the template reads, sorted (derived from `types`).
     variables: tuple[str, ...] = field(init=False)
     # List variables and the fields each of their items needs, sorted (derived from `types`).
@@ -452,6 +457,8 @@ class TemplateCatalog:
                     text=spec["text"],
                     types=MappingProxyType(dict(spec.get("types") or _text_types(spec))),
                     example=MappingProxyType(dict(spec.get("example", {}))),
+                    category=spec.get("category"),
+                    unsubscribe=bool(spec.get("unsubscribe", False)),
                 )
                 for name, spec in compiled.items()
             }

@@ -71,15 +71,32 @@ def match_route(method: str, path: str) -> Route | None:
     none (it answers "Missing Authentication Token" then)."""
     if method not in ROUTED_METHODS:
         return None
-    if path in PUBLIC_RESOURCES:
-        # An explicit resource wins over the proxy. Its other methods reach the function
-        # key-free too, so it can answer 405 with the methods the path has.
-        return Route(path, None, api_key_required=False)
+    for resource in PUBLIC_RESOURCES:
+        # An explicit resource wins over the proxy (a `{name}` segment matches one path
+        # segment). Its other methods reach the function key-free too, so it can answer 405
+        # with the methods the path has.
+        if (parameters := _path_parameters(resource, path)) is not None:
+            return Route(resource, parameters or None, api_key_required=False)
     prefix = PROXY_RESOURCE.split("{", 1)[0]
     if path.startswith(prefix) and len(path) > len(prefix):
         return Route(PROXY_RESOURCE, {"proxy": unquote(path[len(prefix):])},
                      api_key_required=True)
     return None
+
+
+def _path_parameters(resource: str, path: str) -> dict[str, str] | None:
+    """The `{name}` segments of `resource` that `path` fills (empty: it has none), or None
+    when `path` is not this resource's."""
+    given, declared = path.split("/"), resource.split("/")
+    if len(given) != len(declared):
+        return None
+    parameters = {}
+    for part, pattern in zip(given, declared, strict=True):
+        if pattern.startswith("{") and pattern.endswith("}") and part:
+            parameters[pattern[1:-1]] = unquote(part)
+        elif part != pattern:
+            return None
+    return parameters
 
 
 class ApiGatewayEmulator:

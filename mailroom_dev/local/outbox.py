@@ -26,6 +26,8 @@ class OutgoingEmail:
     text: str | None
     html: str | None
     configuration_set: str | None = None
+    # What SES v2's Template.Headers adds, in order (List-Unsubscribe and the like).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def build_mime(email: OutgoingEmail) -> EmailMessage:
@@ -39,6 +41,8 @@ def build_mime(email: OutgoingEmail) -> EmailMessage:
     message["Subject"] = email.subject
     message["Date"] = format_datetime(email.sent_at)
     message["Message-ID"] = f"<{email.message_id}@{MESSAGE_ID_DOMAIN}>"
+    for name, value in email.headers:
+        message[name] = value
     if email.configuration_set:
         message["X-SES-CONFIGURATION-SET"] = email.configuration_set
     if email.text is not None:

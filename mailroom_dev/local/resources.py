@@ -9,9 +9,10 @@ SES names the simulator answers to, and the tunables that make retries watchable
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailroom import shape
@@ -65,6 +66,8 @@ class Resources:
     # Per subscribed queue, the SNS subscription's dead-letter queue URL.
     subscription_dlqs: Mapping[str, str]
     api_key_id: str = ""  # the API key's id in moto's API Gateway, once the stack made it
+    # Each secret's ARN, when the resources were made with a Secrets Manager client.
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     def identifier(self, resource: shape.Resource) -> str:
         """What a function's setting holds for `resource`, as in the deployed stack: a
@@ -82,6 +85,10 @@ class Resources:
             return self.consumers[resource.function]
         if isinstance(resource, shape.ApiKey):
             return self.api_key_id
+        if isinstance(resource, shape.Secret):
+            # A name no secret has, when none was made: only a read of it fails.
+            return self.secrets.get(resource.name, f"arn:aws:secretsmanager:{REGION}:"
+                                                   f"{ACCOUNT_ID}:secret:{resource.name}-none")
         return CONFIGURATION_SET
 
     @property
@@ -121,8 +128,10 @@ class Resources:
         return self.tables[shape.COUNTERS.name]
 
 
-def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
-    """Create every table, queue, topic and subscription; the clients point at moto."""
+def create_resources(dynamodb: Any, sqs: Any, sns: Any, secretsmanager: Any = None
+                     ) -> Resources:
+    """Create every table, queue, topic and subscription (and, given its client, every
+    secret with a random value, as the stack generates it); the clients point at moto."""
     tables = {table.name: create_table(dynamodb, table) for table in shape.TABLES}
     queues = {queue.name: create_declared_queue(sqs, queue) for queue in shape.QUEUES}
     topics, subscription_dlqs = {}, {}
@@ -144,9 +153,13 @@ def create_resources(dynamodb: Any, sqs: Any, sns: Any) -> Resources:
         Endpoint=_queue_arn(sqs, notifications_queue_url),
     )
     consumers = {spec.name: str(uuid.uuid4()) for spec in shape.FUNCTIONS if spec.event_source}
+    made = {} if secretsmanager is None else {
+        secret.name: secretsmanager.create_secret(
+            Name=secret.name, SecretString=secrets.token_urlsafe(48))["ARN"]
+        for secret in shape.SECRETS}
     return Resources(tables=tables, queues=queues, topics=topics,
                      notifications_queue_url=notifications_queue_url, consumers=consumers,
-                     subscription_dlqs=subscription_dlqs)
+                     subscription_dlqs=subscription_dlqs, secrets=made)
 
 
 def create_declared_queue(sqs: Any, queue: shape.Queue) -> QueueUrls:

@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import random
+import re
 import threading
 import time
 import uuid
@@ -216,6 +217,7 @@ class _SendRequest:
         if email.configuration_set and email.configuration_set != known_configuration_set:
             raise SesError(404, "NotFoundException",
                            f"Configuration set <{email.configuration_set}> does not exist.")
+        _template_headers(email.content)  # refused before anything is sent, as SES does
         return email
 
     @property
@@ -229,6 +231,32 @@ class _SendRequest:
     @property
     def template_name(self) -> str | None:
         return (self.content.get("Template") or {}).get("TemplateName")
+
+
+# SES's limits on Template.Headers.
+MAX_TEMPLATE_HEADERS = 15
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,126}$")  # printable ASCII but ':'
+_HEADER_VALUE = re.compile(r"^[ -~]{1,870}$")  # printable ASCII and space
+# Headers SES sets itself and refuses from a sender.
+_RESERVED_HEADERS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to",
+                     "mime-version", "content-type", "content-transfer-encoding"}
+
+
+def _template_headers(content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Template.Headers as SES checks them: at most 15, printable ASCII, none it sets."""
+    given = (content.get("Template") or {}).get("Headers") or []
+    if len(given) > MAX_TEMPLATE_HEADERS:
+        raise _bad_request(f"At most {MAX_TEMPLATE_HEADERS} headers may be added; "
+                           f"{len(given)} were given.")
+    headers = []
+    for header in given:
+        name, value = str(header.get("Name") or ""), str(header.get("Value") or "")
+        if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
+            raise _bad_request(f"Header {name!r} must be printable ASCII, name and value.")
+        if name.lower() in _RESERVED_HEADERS:
+            raise _bad_request(f"Header {name} is set by SES and cannot be given.")
+        headers.append((name, value))
+    return tuple(headers)
 
 
 class SesSimulator:
@@ -517,6 +545,7 @@ class SesSimulator:
             text=text,
             html=html,
             configuration_set=email.configuration_set,
+            headers=_template_headers(content),
         ))
 
     def _suppress_for_account(self, recipient: str, reason: str) -> None:

@@ -120,7 +120,8 @@ class LocalStack:
         ensure_port_free(options.simulator_port, "MAILROOM_SIM_PORT", "the SES simulator")
         aws_url = self._start_moto(options.aws_port)
         clients = _clients(aws_url, options.region)
-        resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"])
+        resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"],
+                                     clients["secretsmanager"])
         # API Gateway keeps the key, as in AWS: the canary reads its value from there.
         key_id = clients["apigateway"].create_api_key(
             name="mailroom-local", value=self.api_key, enabled=True)["id"]
@@ -364,7 +365,7 @@ def _clients(endpoint_url: str, region: str) -> dict[str, Any]:
     )
     return {
         service: session.client(service, endpoint_url=endpoint_url)
-        for service in ("dynamodb", "sqs", "sns", "apigateway")
+        for service in ("dynamodb", "sqs", "sns", "apigateway", "secretsmanager")
     }
 
 

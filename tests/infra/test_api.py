@@ -46,6 +46,10 @@ def test_there_are_no_other_routes(synth):
         ("/v1/health", "ANY"),
         ("/v1/openapi.json", "GET"),
         ("/v1/openapi.json", "ANY"),
+        # One-click unsubscribe: the signed token is the authority, not the key.
+        ("/v1/unsubscribe/{token}", "GET"),
+        ("/v1/unsubscribe/{token}", "POST"),
+        ("/v1/unsubscribe/{token}", "ANY"),
     }
 
 

@@ -124,14 +124,16 @@ def test_sender_may_only_send_from_the_allowed_senders(synth):
     }
 
 
-def test_api_enqueues_but_never_consumes_or_publishes(synth):
+def test_api_enqueues_but_never_consumes(synth):
     actions = actions_of(synth.role_statements("handlers.api.handler"))
     assert "sqs:SendMessage" in actions
-    assert not {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sns:Publish"} & actions
+    assert not {"sqs:ReceiveMessage", "sqs:DeleteMessage"} & actions
 
 
-def test_only_sender_and_events_publish_notifications(synth):
-    for handler in ("handlers.sender.handler", "handlers.events.handler"):
+def test_sender_events_and_api_publish_notifications(synth):
+    # the api: email.unsubscribed, when a recipient uses a one-click link
+    for handler in ("handlers.sender.handler", "handlers.events.handler",
+                    "handlers.api.handler"):
         assert "sns:Publish" in actions_of(synth.role_statements(handler))
 
 

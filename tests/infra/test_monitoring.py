@@ -17,7 +17,7 @@ ALARMS = {"SendDlqNotEmpty", "EventsDlqNotEmpty", "SubscriptionDlqNotEmpty",
           "SenderErrors", "SenderThrottles", "EventsErrors", "EventsThrottles",
           "SesBounceRate", "SesComplaintRate", "ReputationWarning", "ReputationPause",
           "SendingPaused", "CanaryErrors", "CanaryThrottles", "CanaryFailed",
-          "SesConfigurationFault"}
+          "SesConfigurationFault", "RotationErrors", "RotationThrottles"}
 
 
 def alarms(synth) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,8 @@ def resources(aws) -> Resources:
     """Every table, queue and topic, created exactly as the local stack creates them."""
     return create_resources(boto3.client("dynamodb", region_name=REGION),
                             boto3.client("sqs", region_name=REGION),
-                            boto3.client("sns", region_name=REGION))
+                            boto3.client("sns", region_name=REGION),
+                            boto3.client("secretsmanager", region_name=REGION))
 
 
 @pytest.fixture

@@ -202,7 +202,7 @@ def test_the_allowed_reasons_are_named_as_the_client_writes_them(call):
 
     assert status == 422
     assert answer["error"]["message"] == "The request is not valid: reason must be one of " \
-                                         "'manual'."
+                                         "'manual' or 'unsubscribed'."
 
 
 def test_an_empty_key_in_a_cursor_is_not_a_cursor_of_ours(call):

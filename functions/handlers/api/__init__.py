@@ -28,7 +28,16 @@ from mailroom.errors import (
 )
 from mailroom.shape import MAX_REQUEST_BODY_BYTES, ROUTES
 
-from . import emails, meta, problems, reputation, sending, suppressions, templates
+from . import (
+    emails,
+    meta,
+    problems,
+    reputation,
+    sending,
+    suppressions,
+    templates,
+    unsubscribe,
+)
 from .dependencies import Dependencies, dependencies, logger, metrics, tracer
 
 __all__ = ["Dependencies", "app", "dependencies", "handler", "metrics"]
@@ -43,7 +52,7 @@ app.configure_openapi(
     security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
     security=[{"apiKey": []}],
 )
-for module in (emails, suppressions, templates, sending, reputation, meta):
+for module in (emails, suppressions, templates, sending, reputation, unsubscribe, meta):
     app.include_router(module.router)
 # Methods that carry a body worth reading; a body on anything else is ignored, as routed.
 BODY_METHODS = ("POST", "PUT")
@@ -118,6 +127,8 @@ def raw_body_refusal(event: dict[str, Any]) -> MailroomError | None:
     except UnicodeDecodeError:
         return InvalidJson("The body is not UTF-8 text. Send JSON encoded as UTF-8.")
     event.update(body=text, isBase64Encoded=False)
+    if ROUTES.unsubscribe.matches(event.get("path") or ""):
+        return None  # RFC 8058's form body, read by the route itself
     _read_as_json(event)
     try:
         parsed = json.loads(text)

@@ -18,7 +18,9 @@ from mailroom.ports import (
     AccountSuppressionList,
     Counters,
     MessageStore,
+    Publisher,
     SendingSwitch,
+    SigningKeys,
     SuppressionStore,
 )
 from mailroom.reputation import ReputationPolicy
@@ -43,6 +45,8 @@ class Dependencies:
     reputation: ReputationPolicy
     # `acceptor.accept` behind Powertools idempotency (see idempotent_accept).
     idempotent_accept: Any
+    signing_keys: SigningKeys  # the unsubscribe links'
+    publisher: Publisher  # email.unsubscribed
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Dependencies:
@@ -52,13 +56,17 @@ class Dependencies:
             DynamoSendingSwitch,
             DynamoSuppressionStore,
         )
+        from mailroom.adapters.secrets import SecretsManagerKeys
         from mailroom.adapters.ses import SesAccountSuppressions
+        from mailroom.adapters.sns import SnsPublisher
         from mailroom.adapters.sqs import SqsSendQueue
         from mailroom.templates import TemplateCatalog
+        from mailroom.unsubscribe import UnsubscribeLinks
 
         messages = DynamoMessageStore(settings.messages_table)
         suppressions = DynamoSuppressionStore(settings.suppressions_table)
         switch = gated_switch(DynamoSendingSwitch(settings.control_table), settings, logger)
+        signing_keys = SecretsManagerKeys(settings.unsubscribe_key_secret_arn)
         acceptor = Acceptor(
             messages=messages,
             suppressions=suppressions,
@@ -68,12 +76,16 @@ class Dependencies:
             allowed_senders=settings.allowed_senders,
             check_deliverability=settings.check_deliverability,
             switch=switch,
+            unsubscribe_links=UnsubscribeLinks(settings.api_url, signing_keys,
+                                               settings.unsubscribe_mailto),
         )
         return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
                    switch=switch, counters=DynamoCounters(settings.counters_table),
                    account_suppressions=SesAccountSuppressions(),
                    reputation=ReputationPolicy.from_settings(settings),
-                   idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor))
+                   idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor),
+                   signing_keys=signing_keys,
+                   publisher=SnsPublisher(settings.notifications_topic_arn))
 
 
 @cache

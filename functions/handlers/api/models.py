@@ -246,6 +246,11 @@ class SuppressionDetail(BaseModel):
         description="Every change to the global entry, oldest first; it survives removal.")
 
 
+class Unsubscribed(BaseModel):
+    unsubscribed: bool = True
+    category: str = Field(description="The category of mail that stops; other mail goes on.")
+
+
 class SuppressionList(BaseModel):
     items: list[SuppressionView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at "
@@ -320,6 +325,7 @@ ERROR_DESCRIPTIONS = {
     404: "`not_found`",
     405: "`method_not_allowed`; the Allow header lists the methods the path has",
     409: "`idempotency_conflict`",
+    410: "`link_expired`: an unsubscribe link past its expiry",
     413: "`payload_too_large`",
     422: "a validation error: see `code` and `details`",
     429: "`rate_limited`: over the usage plan's rate (API Gateway)",

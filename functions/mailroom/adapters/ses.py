@@ -62,6 +62,8 @@ class SesMailer:
         }
         if request.reply_to:
             params["ReplyToAddresses"] = request.reply_to
+        if request.headers:
+            params["Content"]["Template"]["Headers"] = request.headers
         try:
             return self.client.send_email(**params)["MessageId"]
         except ClientError as error:

@@ -61,15 +61,15 @@ class DynamoSuppressionStore:
 
     def get(self, email: str, now: datetime, category: str | None = None
             ) -> Suppression | None:
-        if category is not None:  # two entries to read: one batched call
-            return self.get_many([email], now, category).get(email)
-        item = self.client.get_item(
-            TableName=self.table_name, Key=_key(email), ConsistentRead=True
-        ).get("Item")
-        if not item or "reason" not in item:
-            return None
-        suppression = _to_suppression(item)
-        return suppression if suppression.is_active(now) else None
+        for place in (None, category) if category is not None else (None,):
+            item = self.client.get_item(
+                TableName=self.table_name, Key=_key(email, place), ConsistentRead=True
+            ).get("Item")
+            if item and "reason" in item:
+                suppression = _to_suppression(item)
+                if suppression.is_active(now):
+                    return suppression
+        return None
 
     def get_many(self, emails: Sequence[str], now: datetime, category: str | None = None
                  ) -> dict[str, Suppression]:
