@@ -10,12 +10,14 @@ import secrets
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from mailroom import shape
 from mailroom.settings import KeyRotationSettings
 
 logger = Logger(service=shape.KEY_ROTATION.service)
+metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.KEY_ROTATION.service)
 KEY_BYTES = 48
 
 
@@ -32,6 +34,7 @@ def client() -> Any:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any, secretsmanager: Any = None) -> None:
     secretsmanager = secretsmanager or client()
     secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
@@ -57,6 +60,7 @@ def handler(event: dict[str, Any], context: Any, secretsmanager: Any = None) -> 
         secretsmanager.update_secret_version_stage(
             SecretId=secret_id, VersionStage="AWSCURRENT", MoveToVersionId=token,
             RemoveFromVersionId=current)
+        metrics.add_metric(name=shape.Metric.KEY_ROTATED, unit=MetricUnit.Count, value=1)
     elif step not in ("setSecret", "testSecret"):
         raise ValueError(f"Unknown rotation step {step}")
     logger.info(f"rotation step {step} done")

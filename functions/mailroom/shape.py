@@ -57,6 +57,7 @@ class Metric(StrEnum):
     REPUTATION_PAUSE = "ReputationPause"  # the guard paused sending
     CANARY_SUCCEEDED = "CanarySucceeded"  # the canary: 1 for a round trip that worked, else 0
     CANARY_LATENCY = "CanaryLatency"  # seconds from accepted to delivered
+    KEY_ROTATED = "KeyRotated"  # rotation: the unsubscribe key's new version is current
 
 # AWS's guidance for Lambda consumers of SQS: visibility timeout at least 6x the timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6

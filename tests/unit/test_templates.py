@@ -36,7 +36,12 @@ def test_the_catalog_ships_the_contract_templates_with_their_variables():
         "order_confirmation": ("items", "name", "order_id", "total"),
         "password_reset": ("expires_in_minutes", "name", "reset_url"),
         "welcome": ("action_url", "name"),
+        "weekly_digest": ("headline", "name", "stories"),
     }
+    # Only the digest is a category of mail its recipient may leave in one click.
+    assert {t.name: (t.category, t.unsubscribe) for t in CATALOG} == {
+        "order_confirmation": (None, False), "password_reset": (None, False),
+        "welcome": (None, False), "weekly_digest": ("digest", True)}
     assert dict(CATALOG.get("order_confirmation").lists) == {"items": ("name", "price", "quantity")}
 
 
@@ -51,6 +56,8 @@ def test_each_variable_has_the_type_its_use_calls_for():
         },
         "password_reset": {"expires_in_minutes": "number", "name": "text", "reset_url": "url"},
         "welcome": {"action_url": "url", "name": "text"},
+        "weekly_digest": {"headline": "text", "name": "text",
+                          "stories": [{"title": "text", "url": "url"}]},
     }
 
 
@@ -448,3 +455,30 @@ def test_templates_compiled_in_many_threads_at_once_each_render_their_own_text()
     assert errors == []
     assert results == {(t, r): f"Hi Ada {t}/{r}|<p>{t}/{r} [tea]</p>"
                        for t in range(threads) for r in range(rounds)}
+
+
+@pytest.mark.parametrize(("meta", "problem"), [
+    ({"transactional": True, "unsubscribe": True, "category": "digest"},
+     "a transactional template"),
+    ({"transactional": True, "category": "digest"}, "a transactional template"),
+    ({"unsubscribe": True}, "needs the `category`"),
+    ({"category": "Weekly Digest"}, "lower-case letters"),
+    ({"unsubscribe": "yes", "category": "digest"}, "true or false"),
+])
+def test_a_template_that_may_not_carry_an_unsubscribe_fails_the_build(tmp_path, meta, problem):
+    source = write_template(tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"},
+                            example={"name": "Ada"}, **meta)
+
+    with pytest.raises(TemplateBuildError, match=problem):
+        build_catalog(source)
+
+
+def test_a_category_and_its_unsubscribe_are_compiled_for_the_runtime(tmp_path):
+    source = write_template(tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"},
+                            example={"name": "Ada"}, category="news", unsubscribe=True)
+
+    built = build_catalog(source)["greeting"]
+
+    assert (built["category"], built["unsubscribe"]) == ("news", True)
+    template = TemplateCatalog.from_dict({"greeting": built}).get("greeting")
+    assert (template.category, template.unsubscribe) == ("news", True)
