@@ -41,19 +41,19 @@ def handler(event: dict[str, Any], context: Any, secretsmanager: Any = None) -> 
     if secret_id != settings().unsubscribe_key_secret_arn:
         raise ValueError("This function rotates the unsubscribe key only")
     versions = secretsmanager.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
-    if token not in versions:
-        raise ValueError("The rotation's version is not a version of this secret")
-    if "AWSCURRENT" in versions[token]:
+    if "AWSCURRENT" in versions.get(token, ()):
         logger.info("This version is already current: nothing to do", step=step)
         return
     if step == "createSecret":
         try:
-            secretsmanager.get_secret_value(SecretId=secret_id, VersionId=token,
-                                            VersionStage="AWSPENDING")
+            secretsmanager.get_secret_value(SecretId=secret_id, VersionId=token)
         except secretsmanager.exceptions.ResourceNotFoundException:
+            # A retried step finds its key already there and keeps it.
             secretsmanager.put_secret_value(
                 SecretId=secret_id, ClientRequestToken=token,
                 SecretString=secrets.token_urlsafe(KEY_BYTES), VersionStages=["AWSPENDING"])
+    elif token not in versions:
+        raise ValueError("The rotation's version is not a version of this secret")
     elif step == "finishSecret":
         current = next(version for version, stages in versions.items()
                        if "AWSCURRENT" in stages)
