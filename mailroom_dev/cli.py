@@ -409,7 +409,8 @@ def suppressions_import(
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            unknown = set(reader.fieldnames or ()) - set(IMPORT_COLUMNS)
+            # An export's extra columns (created_at, source) are read past: it imports as is.
+            unknown = set(reader.fieldnames or ()) - set(IMPORT_COLUMNS) - set(EXPORT_COLUMNS)
             if "email" not in (reader.fieldnames or ()) or unknown:
                 raise CliError(f"{file}: the header must name an `email` column, and only "
                                f"{', '.join(IMPORT_COLUMNS)}" +
@@ -420,14 +421,15 @@ def suppressions_import(
     except (csv.Error, UnicodeDecodeError) as error:
         raise CliError(f"{file} is not a readable CSV: {error}.") from None
     summary: dict[str, Any] = {"added": 0, "exists": 0, "invalid": []}
-    api = _settings(ctx).api()
+    settings = _settings(ctx)
+    api, who = settings.api(), actor(settings)
     with Progress(console=errors, transient=True, disable=len(rows) <= MAX_SUPPRESSION_BATCH
                   ) as progress:
         task = progress.add_task("Importing", total=len(rows))
         for start in range(0, len(rows), MAX_SUPPRESSION_BATCH):
             chunk = rows[start:start + MAX_SUPPRESSION_BATCH]
-            entries = [{key: value.strip() for key, value in row.items()
-                        if key in IMPORT_COLUMNS and value and value.strip()}
+            entries = [{"actor": who, **{key: value.strip() for key, value in row.items()
+                                         if key in IMPORT_COLUMNS and value and value.strip()}}
                        for _line, row in chunk]
             sent_lines = [line for line, _row in chunk]
             if entries:
@@ -587,9 +589,14 @@ def suppressions_remove(
     except ApiError as error:
         if error.status == 404:
             console.print(f"{email} was not suppressed{what}.")
+            categories = (error.details or {}).get("categories") or []
+            for name in categories:
+                console.print(f"  It is for {name} mail: mailroom suppressions remove {email} "
+                              f"--category {name}")
             raise typer.Exit(1) from None
         raise
-    console.print(f"Removed {email} from the suppression list{what}.")
+    console.print(f"Removed {email} from the suppression list{what}"
+                  + ("." if category else " (and SES's account-level list, if it was there)."))
 
 
 @sending_app.command("status")
@@ -854,6 +861,13 @@ def dlq_redrive(
         console.print(f"The {queue.value} dead-letter queue is empty: nothing to move.")
         return None
     reopened: list[str] = []
+    if queue is DlqName.events:
+        malformed = sum(1 for letter in dead.peek(limit=10_000)
+                        if dlq.events_reason(letter)["reason"] == "malformed")
+        if malformed:
+            errors.print(f"[yellow]{malformed} of them are malformed:[/] nothing will ever "
+                         "apply them, so they come straight back to the dead-letter queue. "
+                         "`mailroom dlq show events` shows why.")
     if queue is DlqName.send:
         store = DynamoMessageStore(access.url("messages_table", "MessagesTableName"),
                                    client=access.client("dynamodb"))

@@ -131,15 +131,18 @@ class MoveTaskRedrive:
 @dataclass(frozen=True)
 class CopyingRedrive:
     """Receive, send to the destination, delete: for the local stack (moto has no move
-    task). The body and message attributes go across unchanged."""
+    task). The body and message attributes go across unchanged. Like the move task, it moves
+    what the queue held when it began: a message that fails again and comes back while it
+    runs stays for the next redrive."""
 
     sqs: Any
 
     def move(self, source: DeadLetterQueue, destination_url: str) -> int:
-        moved = 0
-        while batch := self.sqs.receive_message(
-                QueueUrl=source.url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                VisibilityTimeout=60, MessageAttributeNames=["All"]).get("Messages", []):
+        moved, held = 0, source.count()
+        while moved < held and (batch := self.sqs.receive_message(
+                QueueUrl=source.url, MaxNumberOfMessages=min(10, held - moved),
+                WaitTimeSeconds=0,
+                VisibilityTimeout=60, MessageAttributeNames=["All"]).get("Messages", [])):
             entries = [{"Id": str(n), "MessageBody": message["Body"],
                         **({"MessageAttributes": message["MessageAttributes"]}
                            if message.get("MessageAttributes") else {})}

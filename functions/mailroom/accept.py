@@ -223,11 +223,11 @@ def _queued_message(request: SendRequest, now: datetime) -> Message:
 def _suppressed_error(suppression: Suppression) -> RecipientSuppressed:
     if suppression.category is not None:
         return RecipientSuppressed(
-            f"{suppression.email} left {suppression.category} mail "
-            f"({suppression.reason.value}, {suppression.created_at:%Y-%m-%d}), which this "
-            "template is; other mail still reaches them. Remove the entry with "
-            f"DELETE /v1/suppressions/{{email}}?category={suppression.category} only if they "
-            "asked for it again.",
+            f"{suppression.email} is suppressed for {suppression.category} mail "
+            f"({suppression.reason.value} since {suppression.created_at:%Y-%m-%d}), and this "
+            f"template is {suppression.category} mail; other templates still reach them. "
+            "Only if they ask for it again: `mailroom suppressions remove "
+            f"{suppression.email} --category {suppression.category}`.",
             details={"reason": suppression.reason.value, "category": suppression.category,
                      "since": suppression.created_at.isoformat(),
                      "expires_at": suppression.expires_at.isoformat()

@@ -205,7 +205,8 @@ class Sender:
         self._finish(request, Status.FAILED, Failure(
             reason=RETRIES_EXHAUSTED,
             action="SES kept failing temporarily; the message is in the send dead-letter "
-                   "queue. Check SES health and quotas, then send it again.",
+                   "queue. Check SES health and quotas, then move it back with "
+                   "`mailroom dlq redrive send` (it is reopened and sent once).",
             diagnostic=f"{attempts} attempts; last error: {error}",
         ))
 

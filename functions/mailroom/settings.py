@@ -39,8 +39,6 @@ class _Settings(BaseSettings):
                 value = spec.get_default(call_default_factory=True)
             else:
                 raise ValueError(f"{cls.__name__}.{name} needs a value")
-            if value is None:
-                continue  # unset: the model reads None
             if isinstance(value, list | tuple | set):
                 value = ",".join(str(item) for item in value)
             elif isinstance(value, bool):
@@ -103,7 +101,7 @@ class ApiSettings(_ControlSettings):
     # and are signed with the secret's key; a mailto target is offered too when set.
     api_url: str
     unsubscribe_key_secret_arn: str
-    unsubscribe_mailto: str | None = None
+    unsubscribe_mailto: str = ""  # empty: none
 
     _split_allowed_senders = field_validator("allowed_senders", mode="before")(_split_csv)
 

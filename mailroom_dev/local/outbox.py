@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses
 from pathlib import Path
@@ -31,7 +32,9 @@ class OutgoingEmail:
 
 
 def build_mime(email: OutgoingEmail) -> EmailMessage:
-    message = EmailMessage()
+    # Headers unfolded up to RFC 5322's 998 characters, as SES writes them: a long
+    # List-Unsubscribe link must stay one readable <URL>, not encoded words.
+    message = EmailMessage(policy=policy.default.clone(max_line_length=998))
     message["From"] = email.from_address
     if email.reply_to:
         message["Reply-To"] = ", ".join(email.reply_to)

@@ -13,7 +13,7 @@ from tests.e2e.conftest import Api
 pytestmark = pytest.mark.e2e
 
 EXAMPLE_PARAMETERS = {"message_id": "0f8a7c1e-0000-4000-8000-000000000000",
-                      "email": "ada@example.com", "name": "welcome"}
+                      "email": "ada@example.com", "name": "welcome", "token": "not-a-token"}
 
 
 def concrete(route: shape.Route) -> str:
@@ -35,4 +35,9 @@ def test_every_route_not_marked_public_refuses_a_missing_or_wrong_key(
 
 @pytest.mark.parametrize("route", shape.ROUTES.public, ids=lambda r: f"{r.method} {r.path}")
 def test_public_routes_answer_without_a_key(api: Api, route: shape.Route) -> None:
-    assert api.call(route.method, concrete(route), key=None)[0] == 200
+    status, answer = api.call(route.method, concrete(route), key=None)
+
+    if "<" in route.path:  # the function answered: here, that the made-up token is no link
+        assert (status, answer["error"]["code"]) == (404, "not_found")
+    else:
+        assert status == 200

@@ -30,6 +30,7 @@ def fuzzed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     yield from running_stack(tmp_path_factory.mktemp("mailroom-fuzz"))
 
 
+@pytest.mark.timeout(900)  # the run's own limit is 600 s; a loaded machine is slow to start
 def test_generated_requests_get_what_the_document_promises(fuzzed_stack) -> None:
     api = fuzzed_stack["api_url"]
     result = subprocess.run(

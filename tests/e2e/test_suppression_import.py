@@ -33,24 +33,28 @@ def test_an_import_reports_each_row_and_a_second_import_adds_nothing(local_stack
 
     summary = json.loads(first.stdout)
     assert first.returncode == 1  # some rows were invalid
-    assert (summary["added"], summary["exists"]) == (4, 0)
-    assert [row["line"] for row in summary["invalid"]] == [4, 5, 8]
-    assert "category" in summary["invalid"][2]["error"]
+    assert (summary["added"], summary["exists"]) == (5, 0)
+    assert [row["line"] for row in summary["invalid"]] == [4, 8]
+    assert "category" in summary["invalid"][1]["error"]
     again = json.loads(mailroom_cli(local_stack, "suppressions", "import", str(source),
                                     "--json", check=False).stdout)
-    assert (again["added"], again["exists"]) == (0, 4)
+    assert (again["added"], again["exists"]) == (0, 5)
 
     exported = tmp_path / "export.csv"
     mailroom_cli(local_stack, "suppressions", "export", str(exported))
     rows = {row["email"]: row for row in csv.DictReader(io.StringIO(exported.read_text()))}
     assert rows["imported.one@example.com"]["note"] == "from the old ESP"
     assert rows["imported.two@example.com"]["expires_at"].startswith("2099-01-01")
-    assert "imported.three@example.com" not in rows
+    assert rows["imported.three@example.com"]["reason"] == "hard_bounce"  # carried over
     assert rows["imported.four@example.com"]["category"] in ("digest", "news")
     digest = tmp_path / "digest.csv"
     mailroom_cli(local_stack, "suppressions", "export", str(digest), "--category", "digest")
     assert [(row["email"], row["category"]) for row in csv.DictReader(
         io.StringIO(digest.read_text()))] == [("imported.four@example.com", "digest")]
+    # An export imports as it is, somewhere else or here again: nothing new.
+    back = json.loads(mailroom_cli(local_stack, "suppressions", "import", str(exported),
+                                   "--json").stdout)
+    assert (back["added"], back["invalid"]) == (0, [])
     shown = json.loads(mailroom_cli(local_stack, "suppressions", "get",
                                     "imported.four@example.com", "--json").stdout)
     assert shown["reason"] is None  # no entry for all mail

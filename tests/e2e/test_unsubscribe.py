@@ -22,11 +22,11 @@ RESET = {"name": "Ada", "reset_url": "https://app.example.com/reset/abc",
          "expires_in_minutes": 30}
 
 
-def post(url: str, body: bytes | None, content_type: str = "application/x-www-form-urlencoded"
-         ) -> tuple[int, str]:
+def post(url: str, body: bytes | None, content_type: str = "application/x-www-form-urlencoded",
+         accept: str = "*/*") -> tuple[int, str]:
     """What a mailbox provider sends: no API key, a form body."""
     request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"content-type": content_type})
+                                     headers={"content-type": content_type, "accept": accept})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()
@@ -34,9 +34,10 @@ def post(url: str, body: bytes | None, content_type: str = "application/x-www-fo
         return error.code, error.read().decode()
 
 
-def get(url: str) -> tuple[int, str, str]:
+def get(url: str, accept: str = "*/*") -> tuple[int, str, str]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        request = urllib.request.Request(url, headers={"accept": accept})
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers["content-type"], response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["content-type"], error.read().decode()
@@ -48,7 +49,11 @@ def delivered_eml(local_stack: dict[str, Any], api: Api, to: str, template: str,
     assert status == 202, accepted
     message, _ = api.follow(accepted["id"], until={"delivered"})
     path = Path(local_stack["outbox_dir"]) / f"{message['ses_message_id']}.eml"
-    return message_from_bytes(path.read_bytes(), policy=policy.default)
+    raw = path.read_bytes()
+    # As a mail client reads it: one plain header line, the link in angle brackets.
+    if b"List-Unsubscribe:" in raw:
+        assert b"List-Unsubscribe: <http" in raw, raw[:2000]
+    return message_from_bytes(raw, policy=policy.default)
 
 
 def test_the_digest_s_one_click_link_stops_the_digest_and_nothing_else(local_stack):
@@ -71,6 +76,9 @@ def test_the_digest_s_one_click_link_stops_the_digest_and_nothing_else(local_sta
     assert post(link, b"List-Unsubscribe=One-Click") == (200, '{"unsubscribed":true,'
                                                               '"category":"digest"}')
     assert post(link, b"List-Unsubscribe=One-Click")[0] == 200  # a repeat answers the same
+    # The page's button, from a person's browser, gets a page back.
+    status, page = post(link, b"List-Unsubscribe=One-Click", accept="text/html")
+    assert status == 200 and "You are unsubscribed" in page
 
     entry = api.call("GET", "/v1/suppressions/success%2Bdigest%40simulator.amazonses.com")[1]
     assert entry["reason"] is None  # nothing stops all mail
@@ -98,6 +106,9 @@ def test_forged_altered_and_malformed_unsubscribes_change_nothing(local_stack):
     assert post(f"{base}/{altered}", b"List-Unsubscribe=One-Click")[0] == 404
     assert post(f"{base}/not-a-token", b"List-Unsubscribe=One-Click")[0] == 404
     assert get(f"{base}/{altered}")[0] == 404
+    status, content_type, page = get(f"{base}/{altered}", accept="text/html,*/*")
+    assert (status, content_type.split(";")[0]) == (404, "text/html")
+    assert "This link does not work" in page
     status, body = post(link, b"")  # not the one-click body
     assert (status, json.loads(body)["error"]["code"]) == (422, "validation_error")
     status, body = post(link, b'{"List-Unsubscribe": "One-Click"}', "application/json")

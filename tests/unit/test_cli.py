@@ -397,7 +397,7 @@ def test_suppressions_remove_deletes_the_entry(api):
 
     assert result.exit_code == 0, result.output
     assert api.calls == [("DELETE", removal, None)]
-    assert "Removed ada@example.com from the suppression list." in result.output
+    assert "Removed ada@example.com from the suppression list (and SES's" in result.output
 
 
 def test_suppressions_remove_says_plainly_when_it_was_not_suppressed(api):

@@ -20,7 +20,6 @@ from mailroom.errors import (
 from mailroom.models import Status
 from mailroom.shape import MAX_BATCH_ITEMS, ROUTES, Metric
 
-from . import problems
 from .dependencies import IDEMPOTENCY_HOURS, current, logger, metrics
 from .models import (
     Accepted,
@@ -30,7 +29,6 @@ from .models import (
     BatchItemResult,
     BatchRequest,
     EmailView,
-    ErrorDetail,
     Waiting,
     responses,
 )
@@ -83,14 +81,8 @@ def send_batch(body: Annotated[BatchRequest, Body()]) -> Response[BatchAccepted]
                 results[index] = _item(index, accept(request, None))
             else:
                 unkeyed.append((index, request))
-        except MailroomError as error:
-            results[index] = _item(index, error)
-        except ValidationError as error:
-            entries = problems.details(error.errors())
-            results[index] = BatchItemRefused(index=index, error=ErrorDetail(
-                code="validation_error",
-                message=f"The item is not a valid email request: {problems.sentence(entries)}",
-                details=entries))
+        except (MailroomError, ValidationError) as error:
+            results[index] = BatchItemRefused.of(index, error, "a valid email request")
     accepted = current(router).acceptor.accept_many([request for _, request in unkeyed])
     for (index, _), outcome in zip(unkeyed, accepted, strict=True):
         results[index] = _item(index, outcome)
@@ -146,7 +138,6 @@ def accept(request: EmailRequest, header_key: str | None) -> Accepted:
 
 def _item(index: int, outcome: Accepted | dict[str, str] | MailroomError) -> BatchItemResult:
     if isinstance(outcome, MailroomError):
-        return BatchItemRefused(index=index, error=ErrorDetail.model_validate(
-            outcome.to_body()["error"]))
+        return BatchItemRefused.of(index, outcome, "a valid email request")
     accepted = outcome if isinstance(outcome, Accepted) else Accepted.model_validate(outcome)
     return BatchItemAccepted(index=index, id=accepted.id, status=accepted.status)

@@ -14,12 +14,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from mailroom.accept import EmailRequest
 from mailroom.addresses import MAX_ADDRESS_LENGTH
+from mailroom.errors import MailroomError
 from mailroom.models import (
     CATEGORY_PATTERN,
     Message,
@@ -30,6 +32,8 @@ from mailroom.models import (
     utcnow,
 )
 from mailroom.shape import MAX_BATCH_ITEMS, MAX_SUPPRESSION_BATCH
+
+from . import problems
 
 __all__ = ["EmailRequest"]  # the domain's own request model, served as is
 
@@ -126,6 +130,19 @@ class BatchItemRefused(BaseModel):
     index: int
     error: ErrorDetail
 
+    @classmethod
+    def of(cls, index: int, error: MailroomError | ValidationError, what: str
+           ) -> BatchItemRefused:
+        """Item `index` refused: a domain error as the API answers it, a validation error in
+        plain words (`what` the item should have been, e.g. "a valid email request")."""
+        if isinstance(error, MailroomError):
+            return cls(index=index, error=ErrorDetail.model_validate(error.to_body()["error"]))
+        entries = problems.details(error.errors())
+        return cls(index=index, error=ErrorDetail(
+            code="validation_error",
+            message=f"The item is not {what}: {problems.sentence(entries)}",
+            details=entries))
+
 
 BatchItemResult = BatchItemAccepted | BatchItemRefused
 
@@ -136,8 +153,14 @@ class BatchAccepted(BaseModel):
     results: list[BatchItemAccepted | BatchItemRefused]
 
 
+ImportedReason = Literal["manual", "hard_bounce", "complaint", "unsubscribed"]
+
+
 class SuppressionEntry(SuppressionUpdate):
     email: str = Field(max_length=MAX_ADDRESS_LENGTH, description="The address to suppress.")
+    # An import carries over what another provider learnt: its bounces and complaints too
+    # (wider than PUT's on purpose).
+    reason: ImportedReason = "manual"  # type: ignore[assignment]
 
 
 class SuppressionBatchRequest(BaseModel):

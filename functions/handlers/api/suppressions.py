@@ -17,11 +17,9 @@ from mailroom.errors import MailroomError, NotFound, SesUnavailable
 from mailroom.models import CATEGORY_PATTERN, Suppression, SuppressionReason, utcnow
 from mailroom.shape import ROUTES
 
-from . import problems
 from .dependencies import current, logger
 from .models import (
     BatchItemRefused,
-    ErrorDetail,
     SuppressionBatchItem,
     SuppressionBatchRequest,
     SuppressionBatchResult,
@@ -108,16 +106,8 @@ def suppress_batch(body: Annotated[SuppressionBatchRequest, Body()]) -> Suppress
         try:
             entry = SuppressionEntry.model_validate(item)
             address = validate(entry.email, f"entries[{index}].email")
-        except MailroomError as error:
-            results[index] = BatchItemRefused(
-                index=index, error=ErrorDetail.model_validate(error.to_body()["error"]))
-            continue
-        except ValidationError as error:
-            entries = problems.details(error.errors())
-            results[index] = BatchItemRefused(index=index, error=ErrorDetail(
-                code="validation_error",
-                message=f"The entry is not a valid suppression: {problems.sentence(entries)}",
-                details=entries))
+        except (MailroomError, ValidationError) as error:
+            results[index] = BatchItemRefused.of(index, error, "a valid suppression")
             continue
         valid.append((index, Suppression.model_validate({
             "email": address, "reason": entry.reason, "created_at": now,
@@ -166,7 +156,13 @@ def delete_suppression(
             f"changed ({error.response.get('Error', {}).get('Code', 'error')}): send the "
             "DELETE again.", details={"email": address}) from error
     if not (ours or theirs):
-        raise NotFound(f"{address} is not suppressed.", details={"email": address})
+        categories = sorted(str(entry.category)
+                            for entry in deps.suppressions.categories(address, utcnow()))
+        raise NotFound(
+            f"{address} is not suppressed for all mail" + (
+                f"; it is for {', '.join(categories)} mail: remove those with `category`."
+                if categories else "."),
+            details={"email": address, "categories": categories})
     logger.info("removed an address from the suppression lists", ours=ours, ses=theirs)
     return Response(status_code=204, body=None)
 

@@ -4,14 +4,14 @@ is the authority, and it names a message and a category, never an address."""
 from __future__ import annotations
 
 import html
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
-from mailroom.errors import LinkExpired, NotFound, RequestValidationError
+from mailroom.errors import LinkExpired, MailroomError, NotFound, RequestValidationError
 from mailroom.models import (
     Notification,
     NotificationType,
@@ -33,39 +33,63 @@ Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH,
                             description="The signed token of a List-Unsubscribe link.")]
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="robots" content="noindex"><title>Unsubscribe</title>
+<meta name="robots" content="noindex"><title>{title}</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;
 color:#111827}}button{{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:6px;
 background:#2563eb;color:#fff;cursor:pointer}}</style></head>
-<body><h1>Unsubscribe from {category} mail?</h1>
-<p>You will stop receiving {category} mail. Messages you asked for, such as password resets
-and receipts, still reach you.</p>
-<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Unsubscribe</button></form></body></html>
+<body><h1>{title}</h1>{body}</body></html>
 """
+CONFIRM = """<p>You will stop receiving {category} mail. Messages you asked for, such as password
+resets and receipts, still reach you.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button></form>"""
+DONE = """<p>You will receive no more {category} mail. Messages you asked for, such as password
+resets and receipts, still reach you.</p>"""
+# The page's own form posts here; nothing else on it loads or runs.
+PAGE_HEADERS = {"Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                           "form-action 'self'"}
 
 
 @route(router, ROUTES.unsubscribe_page, tag=TAG,
        summary="A confirmation page whose button makes the one-click POST",
        responses=responses(200, None, "An HTML page", 404, 410, public=True))
 def unsubscribe_page(token: Token) -> Response[str]:
-    """Changes nothing: a link scanner following the URL must not unsubscribe anyone."""
-    verified = _verified(current(router), token)
-    return Response(status_code=200, content_type="text/html; charset=utf-8",
-                    body=PAGE.format(category=html.escape(verified.category)),
-                    headers={"Cache-Control": "no-store",
-                             "Content-Security-Policy": "default-src 'none'; style-src "
-                                                        "'unsafe-inline'; form-action 'self'"})
+    """Changes nothing: a link scanner following the URL must not unsubscribe anyone. A
+    person's browser gets a page for a bad link too; anything else the error body."""
+    try:
+        verified = _verified(current(router), token)
+    except MailroomError as error:
+        if not _for_a_person():
+            raise
+        return _page(error.http_status, "This link does not work",
+                     f"<p>{html.escape(error.message)}</p>")
+    category = html.escape(verified.category)
+    return _page(200, f"Unsubscribe from {category} mail?", CONFIRM.format(category=category))
 
 
 @route(router, ROUTES.unsubscribe, tag=TAG,
        summary="One-click unsubscribe: stop this category of mail to the message's recipient",
        responses=responses(200, Unsubscribed, "Unsubscribed (also when already)", 404, 410,
                            422, public=True))
-def unsubscribe(token: Token) -> Unsubscribed:
+def unsubscribe(token: Token) -> Response[Any]:
     """The body is the form mailbox providers send (`List-Unsubscribe=One-Click`), not JSON.
-    The address's entry for the category is written once; a repeat answers the same."""
-    deps = current(router)
+    The address's entry for the category is written once; a repeat answers the same. The
+    confirmation page's button (a person's browser) gets a page back."""
+    try:
+        done = _unsubscribe(current(router), token)
+    except MailroomError as error:
+        if not _for_a_person():
+            raise
+        return _page(error.http_status, "This link does not work",
+                     f"<p>{html.escape(error.message)}</p>")
+    if _for_a_person():
+        category = html.escape(done.category)
+        return _page(200, "You are unsubscribed", DONE.format(category=category))
+    return Response(status_code=200, content_type="application/json", body=done.model_dump())
+
+
+def _unsubscribe(deps: Dependencies, token: str) -> Unsubscribed:
     verified = _verified(deps, token)
     form = parse_qs(router.current_event.body or "", keep_blank_values=True)
     if form.get("List-Unsubscribe") != ["One-Click"]:
@@ -88,6 +112,17 @@ def unsubscribe(token: Token) -> Unsubscribed:
             suppression=entry)])
         logger.info("unsubscribed from a category", category=verified.category)
     return Unsubscribed(category=verified.category)
+
+
+def _for_a_person() -> bool:
+    """A browser asks for HTML first; mailbox providers and scripts do not."""
+    accept = router.current_event.headers.get("accept") or ""
+    return accept.lstrip().startswith("text/html")
+
+
+def _page(status: int, title: str, body: str) -> Response[str]:
+    return Response(status_code=status, content_type="text/html; charset=utf-8",
+                    body=PAGE.format(title=title, body=body), headers=PAGE_HEADERS)
 
 
 def _verified(deps: Dependencies, token: str) -> UnsubscribeToken:
