@@ -26,11 +26,25 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from mailroom import shape
 from mailroom.models import Status
+from mailroom_dev import templates_cli
+
+
+class TidyHelp(TyperGroup):
+    """The root command: before any help is shown, every option gets a metavar that says
+    what it takes (`--to ADDRESS`, not `--to <str>`), arguments lose the type placeholder,
+    and docstrings read as paragraphs. Done once here, so every command gets it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tidy_help(self)
+
 
 app = typer.Typer(
+    cls=TidyHelp,
     help="Mailroom: transactional email on Amazon SES. Operate a local or deployed stack: "
          "--stack NAME, or MAILROOM_API_URL + MAILROOM_API_KEY, or else the local stack "
          "(`make dev`, found through .mailroom/local.json).",
@@ -44,6 +58,7 @@ sending_app = typer.Typer(help="Pause or resume all sending.", no_args_is_help=T
 app.add_typer(sending_app, name="sending")
 canary_app = typer.Typer(help="The self-check of the whole path.", no_args_is_help=True)
 app.add_typer(canary_app, name="canary")
+app.add_typer(templates_cli.app, name="templates")
 dlq_app = typer.Typer(help="Dead letters: what failed and why, and moving it back. Needs AWS "
                            "access (--stack) or the local stack.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
@@ -52,6 +67,7 @@ console = Console()
 errors = Console(stderr=True)
 
 FINAL_STATUSES = {status.value for status in Status if status.is_final}
+FAILED_STATUSES = FINAL_STATUSES - {Status.DELIVERED.value}
 STATUS_STYLE = {
     "queued": "yellow", "sent": "cyan", "unconfirmed": "yellow", "delayed": "yellow",
     "delivered": "green", "bounced": "red", "rejected": "red", "render_failed": "red",
@@ -65,6 +81,39 @@ NO_TARGET = (
 
 class CliError(Exception):
     """A problem the user can fix, said in plain words; no traceback."""
+
+
+# --- help that reads well in 80 columns ------------------------------------------------------
+
+# What an option of each type takes, when its declaration does not say.
+METAVARS = {"str": "TEXT", "int": "N", "float": "NUMBER", "path": "PATH", "filename": "FILE",
+            "datetime": "DATE"}
+
+
+def tidy_help(command: Any) -> None:
+    """Give `command` and everything under it metavars and paragraph-shaped help."""
+    import copy
+    import inspect
+
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+    for param in command.params:
+        choices = getattr(param.type, "choices", None)
+        if param.param_type_name == "option":
+            if not param.is_flag and param.metavar is None:
+                param.metavar = ("|".join(str(c) for c in choices) if choices
+                                 else METAVARS.get(param.type.name, param.type.name.upper()))
+        elif param.param_type_name == "argument":
+            if param.metavar is None:
+                param.metavar = (param.name or "").upper()
+            # The help's type column: the choices when there are some, else nothing.
+            quiet = copy.copy(param.type)
+            shown = "|".join(str(c) for c in choices) if choices else ""
+            quiet.get_metavar = lambda param, ctx, shown=shown: shown
+            param.type = quiet
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
 
 
 # --- where the API is ----------------------------------------------------------------------
@@ -205,16 +254,25 @@ def _settings(ctx: typer.Context) -> Settings:
 def _main(
     ctx: typer.Context,
     stack: Annotated[str | None, typer.Option(
-        envvar="MAILROOM_STACK", help="A deployed stack's name (reads its outputs).")] = None,
+        envvar="MAILROOM_STACK", metavar="NAME",
+        help="A deployed stack's name (reads its outputs).")] = None,
     region: Annotated[str | None, typer.Option(
-        help="AWS region of --stack (default: your AWS configuration).")] = None,
+        metavar="REGION", help="AWS region of --stack (default: your AWS configuration).",
+    )] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Never wrap output lines, whatever the terminal's width (for "
+                       "copying long ids, or piping).")] = False,
 ) -> None:
     ctx.obj = Settings(stack=stack, region=region)
+    if wide:
+        console.width = errors.width = WIDE
 
 
 # --- commands -------------------------------------------------------------------------------
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON as is.")]
+# Columns `--wide` gives the output: wider than any line this CLI prints.
+WIDE = 1000
 
 
 @app.command()
@@ -246,20 +304,32 @@ def dev(
 @app.command()
 def send(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option(help="Recipient address.")],
-    template: Annotated[str, typer.Option(help="Template name (see `mailroom templates`).")],
-    data: Annotated[str | None, typer.Option(help="Template data as a JSON object.")] = None,
+    to: Annotated[str, typer.Option(metavar="ADDRESS", help="Recipient address.")],
+    template: Annotated[str, typer.Option(
+        metavar="NAME", help="Template name (see `mailroom templates list`).")],
+    data: Annotated[str | None, typer.Option(
+        metavar="JSON", help="Template data as a JSON object.")] = None,
     data_file: Annotated[Path | None, typer.Option(
-        help="Template data from a JSON file ('-' reads stdin).", allow_dash=True)] = None,
-    from_address: Annotated[str | None, typer.Option("--from", help="Sender address.")] = None,
-    reply_to: Annotated[list[str] | None, typer.Option(help="Reply-To; repeatable.")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="NAME=VALUE; repeatable.")] = None,
+        metavar="FILE", help="Template data from a JSON file ('-' reads stdin).",
+        allow_dash=True)] = None,
+    from_address: Annotated[str | None, typer.Option(
+        "--from", metavar="ADDRESS", help="Sender address.")] = None,
+    reply_to: Annotated[list[str] | None, typer.Option(
+        metavar="ADDRESS", help="Reply-To; repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        metavar="NAME=VALUE", help="A message tag; repeatable.")] = None,
     idempotency_key: Annotated[str | None, typer.Option(
-        help="Same key + same body within 24 h sends once.")] = None,
-    wait: Annotated[bool, typer.Option(help="Follow the message to its final status.")] = False,
+        metavar="KEY", help="Same key + same body within 24 h sends once.")] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Follow the message to its final status; exit code 1 unless it is "
+                       "delivered.")] = False,
+    timeout: Annotated[float, typer.Option(
+        metavar="SECONDS", help="How long --wait waits.")] = 60,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send one templated email."""
+    """Send one templated email. With --wait, the exit code says how it ended: 0 delivered,
+    1 bounced, complained, rejected, suppressed or failed (or still on its way after
+    --timeout)."""
     body: dict[str, Any] = {"to": to, "template": template, "data": _template_data(data, data_file)}
     if from_address:
         body["from"] = from_address
@@ -276,10 +346,9 @@ def send(
     if not as_json:
         console.print(f"Queued [bold]{accepted['id']}[/] to {to} ({template}).")
     if wait:
-        message = _follow(api, accepted["id"], quiet=as_json)
-        if as_json:
-            return _print_json(message)
-        _print_message(message)
+        message = _follow(api, accepted["id"], quiet=as_json, timeout=timeout)
+        _print_json(message) if as_json else _print_message(message)
+        _exit_unless_delivered(message, timeout, quiet=as_json)
     else:
         console.print(f"Follow it: [bold]mailroom status {accepted['id']}[/]")
 
@@ -288,30 +357,32 @@ def send(
 def status(
     ctx: typer.Context,
     message_id: Annotated[str, typer.Argument(metavar="ID", help="The id `send` printed.")],
-    wait: Annotated[bool, typer.Option(help="Wait for the final status.")] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Wait for the final status; exit code 1 unless it is delivered.",
+    )] = False,
+    timeout: Annotated[float, typer.Option(
+        metavar="SECONDS", help="How long --wait waits.")] = 60,
     as_json: JsonFlag = False,
 ) -> None:
     """A message's status and its timeline of events."""
     api = _settings(ctx).api()
-    message = (_follow(api, message_id, quiet=as_json) if wait
+    message = (_follow(api, message_id, quiet=as_json, timeout=timeout) if wait
                else api.call("GET", f"/v1/emails/{quote(message_id, safe='')}"))
-    if as_json:
-        return _print_json(message)
-    _print_message(message)
+    _print_json(message) if as_json else _print_message(message)
+    if wait:
+        _exit_unless_delivered(message, timeout, quiet=as_json)
 
 
-@app.command()
-def templates(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """The templates you can send, and the data each needs."""
-    listed = _settings(ctx).api().call("GET", "/v1/templates")
-    if as_json:
-        return _print_json(listed)
-    table = Table("template", "subject", "variables", title="Templates")
-    for item in listed.get("items", []):
-        variables = item.get("variables", [])
-        table.add_row(item["name"], item.get("subject", ""),
-                      ", ".join(v if isinstance(v, str) else json.dumps(v) for v in variables))
-    console.print(table)
+def _exit_unless_delivered(message: dict[str, Any], timeout: float, quiet: bool) -> None:
+    """What `--wait` asked for failed unless the mail was delivered: exit code 1 then."""
+    status = message["status"]
+    if status not in FAILED_STATUSES and status in FINAL_STATUSES:
+        return
+    if not quiet:
+        errors.print(f"{message['id']} {'ended' if status in FINAL_STATUSES else 'is still'}"
+                     f" {status}" + ("" if status in FINAL_STATUSES
+                                     else f" after {timeout:g} s") + ".", highlight=False)
+    raise typer.Exit(1)
 
 
 @app.command()
@@ -370,8 +441,8 @@ def suppressions_list(
     page = _settings(ctx).api().call("GET", f"/v1/suppressions?{urlencode(query)}")
     if as_json:
         return _print_json(page)
-    table = Table("email", "category", "reason", "since", "expires", "source",
-                  title="Suppressions")
+    table = wrapping_table("email", "category", "reason", "since", "expires", "source",
+                           title="Suppressions")
     for item in page.get("items", []):
         table.add_row(item["email"], item.get("category") or "all mail", item["reason"],
                       item.get("created_at") or "", item.get("expires_at") or "never",
@@ -808,7 +879,7 @@ def dlq_show(
         return None
     console.print(f"The {queue.value} dead-letter queue holds {count} message(s); oldest "
                   f"first received {rows[0]['first_received'] if rows else 'unknown'}.")
-    table = Table("first received", "message", "to", "reason", "what to do", expand=True)
+    table = wrapping_table("first received", "message", "to", "reason", "what to do")
     for row in rows:
         table.add_row(row["first_received"] or "", row.get("message_id", row["sqs_message_id"]),
                       row.get("to", ""), row["reason"], row["action"])
@@ -1060,6 +1131,15 @@ def _follow(api: Api, message_id: str, quiet: bool, timeout: float = 60) -> Any:
         time.sleep(0.25)
 
 
+def wrapping_table(*headers: str, title: str | None = None) -> Table:
+    """A table whose cells wrap (long ids and addresses folded onto the next line) rather
+    than end in an ellipsis when the terminal is narrow."""
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
 def _status(value: str) -> str:
     return f"[{STATUS_STYLE.get(value, 'white')}]{value}[/]"
 
@@ -1076,7 +1156,7 @@ def _print_message(message: dict[str, Any]) -> None:
         console.print(f"  [red]failed: {escape(str(failure.get('reason')) + diagnostic)}[/]")
         if failure.get("action"):
             console.print(f"  what to do: {escape(failure['action'])}")
-    table = Table("at", "event", "detail", title="Timeline")
+    table = wrapping_table("at", "event", "detail", title="Timeline")
     for event in message.get("events", []):
         detail = {k: v for k, v in event.items() if k not in ("type", "at")}
         table.add_row(str(event.get("at", "")), str(event.get("type", "")),
@@ -1101,7 +1181,7 @@ def _print_suppression(item: dict[str, Any]) -> None:
 def _print_history(history: list[dict[str, Any]]) -> None:
     if not history:
         return
-    table = Table("when", "change", "reason", "by", "note", title="History", expand=True)
+    table = wrapping_table("when", "change", "reason", "by", "note", title="History")
     for change in history:
         table.add_row(change.get("at", ""), change.get("action", ""),
                       change.get("reason") or "", escape(change.get("by") or

@@ -57,12 +57,33 @@ def build_catalog(source_dir: Path = SOURCE_DIR) -> dict[str, dict[str, Any]]:
     layouts and partials) into the JSON-ready catalog."""
     source_dir = Path(source_dir)
     env = _jinja_environment(source_dir)
-    folders = sorted(
-        p for p in source_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))
-    )
+    folders = template_folders(source_dir)
     if not folders:
         raise TemplateBuildError(f"No template folders found in {source_dir}.")
     return {folder.name: _build_template(env, folder) for folder in folders}
+
+
+def template_folders(source_dir: Path = SOURCE_DIR) -> list[Path]:
+    """Each template's folder (folders starting with `_` hold layouts and partials)."""
+    return sorted(
+        p for p in Path(source_dir).iterdir()
+        if p.is_dir() and not p.name.startswith(("_", "."))
+    )
+
+
+def build_template(folder: Path, source_dir: Path | None = None) -> dict[str, Any]:
+    """Compile one template folder into its catalog entry; raises TemplateBuildError."""
+    source_dir = Path(source_dir or folder.parent)
+    return _build_template(_jinja_environment(source_dir), folder)
+
+
+def part_placeholders(source: str, where: str) -> tuple[set[str], dict[str, set[str]]]:
+    """The top-level names one compiled part reads, and the fields it reads from the items of
+    each list it loops over."""
+    variables: set[str] = set()
+    lists: dict[str, set[str]] = {}
+    _scan_placeholders(source, where, variables, lists, set(), allow_unescaped=True)
+    return variables, lists
 
 
 def _jinja_environment(source_dir: Path) -> jinja2.Environment:

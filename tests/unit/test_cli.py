@@ -499,38 +499,11 @@ def test_reputation_json_prints_the_figures_as_is(api):
     assert json.loads(run("reputation", "--json").output) == REPUTATION
 
 
-# --- templates ----------------------------------------------------------------------------
-
-
-def test_templates_lists_names_subjects_and_variables(api):
-    api.answer("GET", "/v1/templates", {"items": [
-        {"name": "welcome", "subject": "Welcome, {{name}}", "variables": ["name", "action_url"]},
-        {"name": "order_confirmation", "subject": "Order {{order_id}}",
-         "variables": ["name", {"items": ["name", "quantity", "price"]}]},
-    ]})
-
-    result = run("templates")
-
-    assert result.exit_code == 0, result.output
-    assert "welcome" in result.output and "name, action_url" in result.output
-    assert "order_confirmation" in result.output
-    assert '{"items": ["name", "quantity", "price"]}' in result.output
-
-
-def test_templates_json_prints_the_list_as_is(api):
-    listed = {"items": [{"name": "welcome", "subject": "Hi", "variables": ["name"]}]}
-    api.answer("GET", "/v1/templates", listed)
-
-    result = run("templates", "--json")
-
-    assert json.loads(result.output) == listed
-
-
 # --- finding the API, and errors in plain words ----------------------------------------------
 
 
 def test_without_any_stack_the_cli_says_to_run_make_dev(monkeypatch, capsys):
-    status, out, err = run_main(monkeypatch, capsys, "templates")
+    status, out, err = run_main(monkeypatch, capsys, "reputation")
 
     assert status == 1
     assert "error: No local stack found: run `make dev` first" in err
@@ -541,7 +514,7 @@ def test_without_any_stack_the_cli_says_to_run_make_dev(monkeypatch, capsys):
 def test_an_api_url_without_a_key_is_refused_plainly(monkeypatch, capsys):
     monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com")
 
-    status, _, err = run_main(monkeypatch, capsys, "templates")
+    status, _, err = run_main(monkeypatch, capsys, "reputation")
 
     assert status == 1
     assert "set MAILROOM_API_KEY too" in err
@@ -562,9 +535,9 @@ def test_an_api_error_is_shown_as_its_message_and_code(api, monkeypatch, capsys)
 
 
 def test_an_error_body_outside_the_contract_is_shown_with_its_status(api, monkeypatch, capsys):
-    api.answer("GET", "/v1/templates", ApiError(502, "Bad Gateway"))
+    api.answer("GET", "/v1/reputation", ApiError(502, "Bad Gateway"))
 
-    status, _, err = run_main(monkeypatch, capsys, "templates")
+    status, _, err = run_main(monkeypatch, capsys, "reputation")
 
     assert status == 1
     assert "error: HTTP 502: Bad Gateway" in err
