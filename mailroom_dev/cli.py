@@ -10,6 +10,7 @@ Which Mailroom it talks to, first match wins:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -81,6 +82,12 @@ NO_TARGET = (
 
 class CliError(Exception):
     """A problem the user can fix, said in plain words; no traceback."""
+
+
+class UsageError(CliError):
+    """The command was given something it cannot take (DESIGN §3: exit code 2)."""
+
+    exit_code = 2
 
 
 # --- help that reads well in 80 columns ------------------------------------------------------
@@ -388,41 +395,56 @@ def _exit_unless_delivered(message: dict[str, Any], timeout: float, quiet: bool)
 @app.command()
 def tail(
     ctx: typer.Context,
-    follow: Annotated[bool, typer.Option(help="Keep waiting for new events.")] = True,
-    as_json: JsonFlag = False,
+    follow: Annotated[bool, typer.Option(
+        help="Keep waiting for new notifications; --no-follow stops at the first quiet "
+             "moment.")] = True,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One notification per line, as the JSON your app receives.",
+    )] = False,
 ) -> None:
-    """Print the notifications apps receive (the local stack's notifications queue)."""
-    target = resolve_target(_settings(ctx).stack, _settings(ctx).region)
-    local = target.local
-    if "notifications_queue_url" not in local:
-        raise CliError("`tail` reads the local stack's notifications queue. For a deployed "
-                       "stack, subscribe a queue or an endpoint to its NotificationsTopicArn.")
-    import boto3
+    """Print the notifications apps receive, as they happen. Reads through a queue of its
+    own, subscribed to the notifications topic while it runs and removed when it stops, so
+    it takes nothing from your app or another tail. Needs AWS access (--stack) or the local
+    stack."""
+    import signal
 
-    sqs = boto3.client(
-        "sqs", endpoint_url=local["aws_endpoint_url"], region_name=local["region"],
-        aws_access_key_id="mailroom-local", aws_secret_access_key="local",
-    )
-    if not as_json:
-        errors.print(f"Notifications from {target.described_as}; Ctrl-C to stop.")
+    from mailroom_dev.tail import TailSubscription
+
+    settings = _settings(ctx)
+    access = aws_access(settings, "`mailroom tail` subscribes to the notifications topic, so it")
+    subscription = TailSubscription(
+        access.client("sqs"), access.client("sns"),
+        access.url("notifications_topic_arn", "NotificationsTopicArn"))
+    # `kill` stops it as Ctrl-C does (even started in the background, where a shell
+    # ignores SIGINT for it): the queue is removed either way.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        try:
+            removed = subscription.open()
+        except Exception as error:  # the stack went away, or no permission
+            raise CliError(f"Cannot subscribe to the notifications topic: {error}") from None
+        if not as_json:
+            errors.print(f"Notifications from {escape(settings.api().target.described_as)}"
+                         + (f" (removed {len(removed)} queue(s) an earlier tail left)"
+                            if removed else "") + "; Ctrl-C to stop.", highlight=False)
         while True:
             try:
-                received = sqs.receive_message(
-                    QueueUrl=local["notifications_queue_url"], MaxNumberOfMessages=10,
-                    WaitTimeSeconds=2, MessageAttributeNames=["All"],
-                ).get("Messages", [])
+                bodies = subscription.receive()
             except Exception as error:  # the stack went away under us
-                raise CliError(f"Cannot read the notifications queue: {error}. "
-                               "Is `make dev` still running?") from None
-            for message in received:
-                _print_notification(message["Body"], as_json)
-                sqs.delete_message(QueueUrl=local["notifications_queue_url"],
-                                   ReceiptHandle=message["ReceiptHandle"])
-            if not received and not follow:
+                raise CliError(f"Cannot read the notifications: {error}. Is the stack "
+                               "(`make dev`) still running?") from None
+            for body in bodies:
+                _print_notification(body, as_json)
+            if not bodies and not follow:
                 return
     except KeyboardInterrupt:
         return
+    finally:
+        # If the stack is gone, its queues went with it; a queue left anyway (AWS
+        # unreachable) is removed by the next tail.
+        with contextlib.suppress(Exception):
+            subscription.close()
 
 
 @suppressions_app.command("list")
@@ -564,20 +586,24 @@ def suppressions_export(
     ctx: typer.Context,
     file: Annotated[Path | None, typer.Argument(help="Where to write (default: stdout).")]
     = None,
-    reason: Annotated[str | None, typer.Option(help="Only this reason: " + REASONS_HELP)]
-    = None,
+    reason: Annotated[str | None, typer.Option(
+        metavar="REASON", help="Only this reason: " + REASONS_HELP)] = None,
     category: Annotated[str | None, typer.Option(
+        metavar="CATEGORY",
         help="Only this category's entries (default: all, global and category).")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='JSON instead of CSV: {"items": [every entry as the API gives it]}.',
+    )] = False,
 ) -> None:
     """Every active entry as CSV (the columns import reads, and more), page by page."""
     import csv
     import io
 
-    out = io.StringIO() if file is not None else sys.stdout
+    out = io.StringIO() if file is not None or as_json else sys.stdout
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
-    api, cursor, count = _settings(ctx).api(), None, 0
+    api, cursor, items = _settings(ctx).api(), None, []
     while True:
         query = {key: value for key, value in (("reason", reason), ("category", category),
                                                ("limit", 100), ("cursor", cursor))
@@ -585,10 +611,16 @@ def suppressions_export(
         page = api.call("GET", f"/v1/suppressions?{urlencode(query)}")
         for item in page.get("items", []):
             writer.writerow({key: item.get(key) or "" for key in EXPORT_COLUMNS})
-            count += 1
+            items.append(item)
         cursor = page.get("next_cursor")
         if not cursor:
             break
+    count = len(items)
+    if as_json:
+        document = json.dumps({"items": items}, indent=2)
+        out = io.StringIO(document + "\n")
+        if file is None:
+            print(document)
     if file is not None:
         assert isinstance(out, io.StringIO)
         file.write_text(out.getvalue(), encoding="utf-8")
@@ -646,12 +678,15 @@ def suppressions_add(
 @suppressions_app.command("remove")
 def suppressions_remove(
     ctx: typer.Context,
-    email: str,
+    email: Annotated[str, typer.Argument(metavar="ADDRESS")],
     category: Annotated[str | None, typer.Option(
+        metavar="CATEGORY",
         help="Remove only this category's entry; default: the entry for all mail (also "
              "off SES's account-level list).")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print {"email", "category", "removed"}.')] = False,
 ) -> None:
-    """Let Mailroom send to an address again."""
+    """Let Mailroom send to an address again. Exit code 1 when it was not suppressed."""
     what = f" for {category} mail" if category else ""
     try:
         settings = _settings(ctx)
@@ -659,15 +694,22 @@ def suppressions_remove(
         settings.api().call("DELETE", _suppression_path(email) + "?" + urlencode(query))
     except ApiError as error:
         if error.status == 404:
-            console.print(f"{email} was not suppressed{what}.")
             categories = (error.details or {}).get("categories") or []
-            for name in categories:
-                console.print(f"  It is for {name} mail: mailroom suppressions remove {email} "
-                              f"--category {name}")
+            if as_json:
+                _print_json({"email": email, "category": category, "removed": False,
+                             "categories": categories})
+            else:
+                console.print(f"{email} was not suppressed{what}.")
+                for name in categories:
+                    console.print(f"  It is for {name} mail: mailroom suppressions remove "
+                                  f"{email} --category {name}")
             raise typer.Exit(1) from None
         raise
+    if as_json:
+        return _print_json({"email": email, "category": category, "removed": True})
     console.print(f"Removed {email} from the suppression list{what}"
                   + ("." if category else " (and SES's account-level list, if it was there)."))
+    return None
 
 
 @sending_app.command("status")
@@ -911,6 +953,8 @@ def dlq_redrive(
     queue: Annotated[DlqName, typer.Argument(help="send or events (the subscription's dead "
                                                   "letters move back by hand: README).")]
     = DlqName.send,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print {"queue", "moved", "left", "reopened"}.')] = False,
 ) -> None:
     """Move a dead-letter queue's messages back to their queue. Send messages that failed
     every retry are reopened as queued first (a `redriven` entry names you); anything SES
@@ -929,6 +973,8 @@ def dlq_redrive(
     dead = dlq.DeadLetterQueue(sqs, access.url(*dlq_keys))
     before = dead.count()
     if not before:
+        if as_json:
+            return _print_json({"queue": queue.value, "moved": 0, "left": 0, "reopened": []})
         console.print(f"The {queue.value} dead-letter queue is empty: nothing to move.")
         return None
     reopened: list[str] = []
@@ -944,8 +990,11 @@ def dlq_redrive(
                                    client=access.client("dynamodb"))
         reopened = list(dlq.reopen_exhausted(dead.peek(limit=10_000), store, actor(settings)))
     mover = dlq.CopyingRedrive(sqs) if access.local else dlq.MoveTaskRedrive(sqs)
-    with console.status(f"Moving {before} message(s) back…"):
+    with errors.status(f"Moving {before} message(s) back…"):
         moved = mover.move(dead, access.url(*source_keys))
+    if as_json:
+        return _print_json({"queue": queue.value, "moved": moved, "left": dead.count(),
+                            "reopened": reopened})
     console.print(f"Moved {moved} of {before} message(s) back to the {queue.value} queue "
                   f"({dead.count()} left in the dead-letter queue)"
                   + (f"; reopened {len(reopened)} that had failed every retry." if reopened
@@ -978,6 +1027,50 @@ def sweep(
     for message_id in marked:
         console.print(f"  {message_id}")
     return None
+
+
+@app.command("invoke")
+def invoke_command(
+    ctx: typer.Context,
+    function: Annotated[str, typer.Argument(
+        metavar="FUNCTION", help=f"One of {', '.join(f.name for f in shape.FUNCTIONS)}.")],
+    event_file: Annotated[Path, typer.Argument(
+        metavar="EVENT.json", help="A Lambda event, such as a file from events/.")],
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print only what the handler returned, as JSON.")] = False,
+) -> None:
+    """Run one handler in this process with an event file, against the running local stack
+    (its tables, queues and SES simulator): `sam local invoke` without Docker. Exit code 1
+    when the handler raises, or reports failed batch items."""
+    from mailroom_dev import invoke as invoking
+
+    target = resolve_target(_settings(ctx).stack, _settings(ctx).region)
+    if "env_vars_file" not in target.local:
+        raise NeedsAws("`mailroom invoke` runs a handler against the local stack (`make "
+                       "dev`); for a deployed function use `aws lambda invoke`.")
+    try:
+        spec = invoking.find_function(function)
+        event = invoking.read_event(event_file)
+    except invoking.InvokeError as error:
+        raise UsageError(str(error)) from None
+    try:
+        environment = invoking.read_environment(Path(target.local["env_vars_file"]))
+    except invoking.InvokeError as error:
+        raise CliError(str(error)) from None
+    try:
+        answer = invoking.run_handler(spec, event, environment)
+    except Exception as error:  # the handler's own failure is what the user asked to see
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        raise CliError(f"{spec.name} raised {type(error).__name__}: {error}") from None
+    if as_json:
+        print(json.dumps(answer, indent=2, default=str))
+    else:
+        errors.print(f"{spec.name} ({spec.handler}) returned:", highlight=False)
+        print(json.dumps(answer, indent=2, default=str))
+    if isinstance(answer, dict) and answer.get("batchItemFailures"):
+        raise typer.Exit(1)
 
 
 @app.command("doctor")
@@ -1160,7 +1253,7 @@ def _print_message(message: dict[str, Any]) -> None:
     for event in message.get("events", []):
         detail = {k: v for k, v in event.items() if k not in ("type", "at")}
         table.add_row(str(event.get("at", "")), str(event.get("type", "")),
-                      escape("  ".join(f"{k}={_short(v)}" for k, v in detail.items())))
+                      escape("\n".join(f"{k}={_short(v)}" for k, v in detail.items())))
     console.print(table)
 
 

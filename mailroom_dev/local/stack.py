@@ -35,6 +35,9 @@ log = logging.getLogger("mailroom_dev.local")
 DEFAULT_API_PORT = 3000
 DEFAULT_AWS_PORT = 4566
 STATE_FILE = "local.json"
+# The handlers' environment, in the shape `sam local invoke --env-vars` reads (its
+# "Parameters" apply to every function); `mailroom invoke` reads it too.
+ENV_VARS_FILE = "env-vars.json"
 API_KEY_FILE = "api_key"
 
 # Dummy credentials: moto and the simulator accept any signature, and explicit ones keep a
@@ -92,6 +95,7 @@ class LocalStack:
         self._lambda_api: LambdaApi | None = None
         self._pollers: list[SqsPoller | ScheduledInvoker] = []
         self._saved_env: dict[str, str | None] = {}
+        self._handler_env: dict[str, str] = {}
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -131,9 +135,10 @@ class LocalStack:
         # Known before the API starts: the canary calls it, and reads its URL at start.
         api_port = options.api_port or free_port()
         # The handlers read endpoints and names from the environment, so it comes first.
-        self._set_environment(handler_environment(
+        self._handler_env = handler_environment(
             resources, aws_url, self._simulator.url, self._lambda_api.url, options.region,
-            api_url=f"http://{LOOPBACK}:{api_port}"))
+            api_url=f"http://{LOOPBACK}:{api_port}")
+        self._set_environment(self._handler_env)
         self._start_functions(clients["sqs"], resources, api_port)
         self.config = self._describe(aws_url)
         if options.write_state_file:
@@ -201,6 +206,10 @@ class LocalStack:
         # Written last and atomically: its presence means "ready". It holds the API key,
         # so only the owner may read it.
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        env_vars = self.state_dir / ENV_VARS_FILE
+        env_vars.touch(mode=0o600)
+        env_vars.write_text(json.dumps({"Parameters": self._handler_env}, indent=2) + "\n",
+                            encoding="utf-8")
         partial = self.state_file.with_suffix(".json.partial")
         partial.touch(mode=0o600)
         partial.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
@@ -210,6 +219,7 @@ class LocalStack:
         """Stop everything, newest first; safe to call twice or after a failed start."""
         if self.options.write_state_file and self.config:
             self.state_file.unlink(missing_ok=True)
+            (self.state_dir / ENV_VARS_FILE).unlink(missing_ok=True)
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -252,6 +262,7 @@ class LocalStack:
             "notifications_topic_arn": r.notifications_topic_arn,
             "send_queue_url": r.send_queue.url,
             "outbox_dir": str(self.outbox_dir),
+            "env_vars_file": str(self.state_dir / ENV_VARS_FILE),
             "notifications_queue_url": r.notifications_queue_url,
             "send_dlq_url": r.send_queue.dlq_url,
             "events_queue_url": r.events_queue.url,
