@@ -166,6 +166,52 @@ def test_send_leaves_out_options_not_given(api):
     assert set(api.calls[0][2]) == {"to", "template", "data"}
 
 
+
+def follows(api, *statuses: str) -> None:
+    api.answer("POST", "/v1/emails", {"id": "msg_1", "status": "queued"})
+    api.answer("GET", "/v1/emails/msg_1", *({**MESSAGE, "status": s} for s in statuses))
+
+
+@pytest.mark.parametrize("final", ["bounced", "complained", "rejected", "suppressed",
+                                   "render_failed", "failed"])
+def test_send_wait_exits_one_when_the_mail_did_not_arrive(api, final):
+    follows(api, "queued", "sent", final)
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait")
+
+    assert result.exit_code == 1, result.output
+    assert f"msg_1 ended {final}." in result.output
+
+
+def test_send_wait_exits_zero_when_delivered(api):
+    follows(api, "queued", "sent", "delivered")
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait")
+
+    assert result.exit_code == 0, result.output
+
+
+def test_send_wait_json_prints_the_message_and_still_exits_one_on_a_bounce(api):
+    follows(api, "bounced")
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait",
+                 "--json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.output)["status"] == "bounced"
+
+
+def test_status_wait_that_runs_out_of_time_exits_one(api, monkeypatch):
+    api.answer("GET", "/v1/emails/msg_1", {**MESSAGE, "status": "sent"})
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+
+    result = run("status", "msg_1", "--wait", "--timeout", "30")
+
+    assert result.exit_code == 1
+    assert "msg_1 is still sent after 30 s." in result.output
+
+
 @pytest.mark.parametrize("tag", ["campaign", "=spring", ""])
 def test_send_refuses_a_tag_that_is_not_name_equals_value(api, tag):
     result = run("send", "--to", "ada@example.com", "--template", "welcome", "--tag", tag)
@@ -408,6 +454,31 @@ def test_suppressions_remove_says_plainly_when_it_was_not_suppressed(api):
 
     assert result.exit_code == 1
     assert "bob@example.com was not suppressed." in result.output
+
+
+
+@pytest.mark.parametrize("answer, removed, code", [(None, True, 0),
+                                                    (ApiError(404, NOT_FOUND), False, 1)])
+def test_suppressions_remove_json_says_whether_it_removed(api, answer, removed, code):
+    api.answer("DELETE", f"/v1/suppressions/ada@example.com?actor={cli.actor()}", answer)
+
+    result = run("suppressions", "remove", "ada@example.com", "--json")
+
+    assert result.exit_code == code
+    assert json.loads(result.output) == {"email": "ada@example.com", "removed": removed}
+
+
+def test_suppressions_export_json_holds_every_page(api):
+    first = {"items": [SUPPRESSION], "next_cursor": "c2"}
+    second = {"items": [{**SUPPRESSION, "email": "bob@example.com"}], "next_cursor": None}
+    api.answer("GET", "/v1/suppressions?limit=100", first)
+    api.answer("GET", "/v1/suppressions?limit=100&cursor=c2", second)
+
+    result = run("suppressions", "export", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert [item["email"] for item in json.loads(result.output)["items"]] == [
+        "ada@example.com", "bob@example.com"]
 
 
 # --- sending ------------------------------------------------------------------------------
