@@ -890,3 +890,24 @@ def test_doctor_against_a_stack_reads_its_outputs_and_uses_dns_and_cloudwatch(mo
     assert deployment.default_from == "Acme <hi@mail.example.org>"
     assert isinstance(built["resolver"], DnsPythonResolver)
     assert built["cloudwatch"].meta.region_name == "eu-west-1"
+
+
+def test_invoke_with_only_an_api_url_and_key_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com/prod")
+    monkeypatch.setenv("MAILROOM_API_KEY", "k")
+
+    status, out, err = run_main(monkeypatch, capsys, "invoke", "api", "events/api-health.json")
+
+    assert status == 2
+    assert "local stack" in err and out == ""
+
+
+def test_invoke_of_an_unknown_function_is_a_usage_error(monkeypatch, capsys, isolated):
+    (isolated / "local.json").write_text(json.dumps({
+        "api_url": "http://127.0.0.1:3000", "api_key": "k",
+        "env_vars_file": str(isolated / "env-vars.json")}))
+
+    status, _, err = run_main(monkeypatch, capsys, "invoke", "mailer", "events/api-health.json")
+
+    assert status == 2
+    assert "use one of api, sender, events" in err
