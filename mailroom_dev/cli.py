@@ -464,7 +464,7 @@ def suppressions_list(
     if as_json:
         return _print_json(page)
     table = wrapping_table("email", "category", "reason", "since", "expires", "source",
-                           title="Suppressions")
+                           title="Suppressions", whole=("email",))
     for item in page.get("items", []):
         table.add_row(item["email"], item.get("category") or "all mail", item["reason"],
                       item.get("created_at") or "", item.get("expires_at") or "never",
@@ -1224,12 +1224,14 @@ def _follow(api: Api, message_id: str, quiet: bool, timeout: float = 60) -> Any:
         time.sleep(0.25)
 
 
-def wrapping_table(*headers: str, title: str | None = None) -> Table:
-    """A table whose cells wrap (long ids and addresses folded onto the next line) rather
-    than end in an ellipsis when the terminal is narrow."""
+def wrapping_table(*headers: str, title: str | None = None,
+                   whole: tuple[str, ...] = ()) -> Table:
+    """A table whose cells wrap rather than end in an ellipsis when the terminal is narrow.
+    The `whole` columns (addresses, ids, timestamps) give way last: the others wrap first,
+    and only when that is not enough are theirs folded onto the next line."""
     table = Table(title=title)
     for header in headers:
-        table.add_column(header, overflow="fold")
+        table.add_column(header, overflow="fold", no_wrap=header in whole)
     return table
 
 
@@ -1249,7 +1251,7 @@ def _print_message(message: dict[str, Any]) -> None:
         console.print(f"  [red]failed: {escape(str(failure.get('reason')) + diagnostic)}[/]")
         if failure.get("action"):
             console.print(f"  what to do: {escape(failure['action'])}")
-    table = wrapping_table("at", "event", "detail", title="Timeline")
+    table = wrapping_table("at", "event", "detail", title="Timeline", whole=("at",))
     for event in message.get("events", []):
         detail = {k: v for k, v in event.items() if k not in ("type", "at")}
         table.add_row(str(event.get("at", "")), str(event.get("type", "")),

@@ -911,3 +911,35 @@ def test_invoke_of_an_unknown_function_is_a_usage_error(monkeypatch, capsys, iso
 
     assert status == 2
     assert "use one of api, sender, events" in err
+
+
+def column(output: str, index: int) -> str:
+    """One column of a table's body, its wrapped lines joined again."""
+    rows = [line.split("│")[1:-1] for line in output.splitlines() if line.startswith("│")]
+    return "".join(row[index].strip() for row in rows)
+
+
+def test_at_80_columns_nothing_is_cut_short(api, monkeypatch):
+    monkeypatch.setattr(cli, "console", Console(width=80, highlight=False))
+    long = {**SUPPRESSION, "email": "someone.with.a.long.name@subdomain.example.com",
+            "created_at": "2026-11-01T12:00:00.123456Z", "source": "ses:bounce:feedback-id"}
+    api.answer("GET", "/v1/suppressions?limit=50", {"items": [long], "next_cursor": None})
+
+    result = run("suppressions", "list")
+
+    assert "…" not in result.output
+    assert "someone.with.a.long.name@subdomain.example.com" in result.output  # on one line
+    assert column(result.output, 2) == "2026-11-01T12:00:00.123456Z"
+    assert column(result.output, 4) == "ses:bounce:feedback-id"
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+
+
+def test_wide_never_wraps(api):
+    long = {**SUPPRESSION, "email": "someone.with.a.long.name@subdomain.example.com",
+            "created_at": "2026-11-01T12:00:00.123456Z", "note": "x" * 120}
+    api.answer("GET", "/v1/suppressions/ada@example.com", long)
+    cli.console.width = 80
+
+    result = run("--wide", "suppressions", "get", "ada@example.com")
+
+    assert f"  note {'x' * 120}" in result.output.splitlines()
