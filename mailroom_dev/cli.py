@@ -463,13 +463,10 @@ def suppressions_list(
     page = _settings(ctx).api().call("GET", f"/v1/suppressions?{urlencode(query)}")
     if as_json:
         return _print_json(page)
-    table = wrapping_table("email", "category", "reason", "since", "expires", "source",
-                           title="Suppressions", whole=("email",))
-    for item in page.get("items", []):
-        table.add_row(item["email"], item.get("category") or "all mail", item["reason"],
-                      item.get("created_at") or "", item.get("expires_at") or "never",
-                      item.get("source") or "")
-    console.print(table)
+    print_rows("Suppressions", ("email", "category", "reason", "since", "expires", "source"),
+               [(item["email"], item.get("category") or "all mail", item["reason"],
+                 item.get("created_at") or "", item.get("expires_at") or "never",
+                 item.get("source") or "") for item in page.get("items", [])])
     if page.get("next_cursor"):
         console.print(f"More: mailroom suppressions list --cursor {page['next_cursor']}")
 
@@ -1233,6 +1230,27 @@ def wrapping_table(*headers: str, title: str | None = None,
     for header in headers:
         table.add_column(header, overflow="fold", no_wrap=header in whole)
     return table
+
+
+def print_rows(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table when it fits the terminal; otherwise one record per row (its first value on a
+    line of its own, then `header value` pairs that wrap between pairs), so no value is cut
+    or broken in the middle."""
+    from rich.measure import Measurement
+
+    table = wrapping_table(*headers, title=title)
+    for row in rows:
+        table.add_row(*row)
+    natural = Measurement.get(console, console.options.update(max_width=10 * WIDE), table)
+    if natural.maximum <= console.width:
+        console.print(table)
+        return
+    console.print(f"[bold]{escape(title)}[/]")
+    for first, *rest in rows:
+        console.print(escape(first), highlight=False)
+        console.print("  " + "  ".join(f"[dim]{header}[/] {escape(value)}" for header, value
+                                       in zip(headers[1:], rest, strict=True) if value),
+                      highlight=False)
 
 
 def _status(value: str) -> str:

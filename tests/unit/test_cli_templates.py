@@ -37,7 +37,8 @@ def test_validate_passes_the_shipped_templates():
     result = run("validate")
 
     assert result.exit_code == 0, result.output
-    assert "3 template(s), every check passed." in result.output
+    count = len(templates_build.template_folders())
+    assert f"{count} template(s), every check passed." in result.output
 
 
 def test_validate_names_the_template_file_and_problem_and_exits_one(source):
@@ -104,8 +105,8 @@ def test_build_writes_the_compiled_file(monkeypatch, tmp_path):
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["written"] is True
-    assert set(json.loads(output.read_text())) == {"welcome", "password_reset",
-                                                   "order_confirmation"}
+    assert set(json.loads(output.read_text())) == {
+        folder.name for folder in templates_build.template_folders()}
 
 
 def test_list_gives_variables_types_and_list_fields():

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from mailroom_dev import templates_check
-from mailroom_dev.templates_build import SOURCE_DIR, TemplateBuildError
+from mailroom_dev.templates_build import SOURCE_DIR, TemplateBuildError, template_folders
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_the_shipped_templates_pass_every_check():
 
     assert validation.ok
     assert {r.template for r in validation.results} == {
-        "welcome", "password_reset", "order_confirmation"}
+        folder.name for folder in template_folders()} >= {"welcome", "order_confirmation"}
     assert {r.check for r in validation.results} == {
         "build", *(check.name for check in templates_check.CHECKS)}
 
@@ -91,6 +91,18 @@ def test_an_example_of_the_wrong_type_fails_the_build_naming_example_json(source
 
     [(file, problem)] = problems(validation, "password_reset", "build")
     assert file == "password_reset" and "example.json" in problem and "number" in problem
+
+
+def test_a_transactional_template_with_an_unsubscribe_fails_the_build_naming_meta_json(source):
+    meta = source / "password_reset" / "meta.json"
+    declared = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**declared, "transactional": True, "category": "digest",
+                                "unsubscribe": True}))
+
+    validation = templates_check.validate(source, ["password_reset"])
+
+    [(_, problem)] = problems(validation, "password_reset", "build")
+    assert str(meta) in problem and "transactional" in problem
 
 
 def test_a_name_ses_cannot_store_fails_ses_limits(source):
