@@ -38,6 +38,7 @@ def try_it(config: dict[str, Any], example_data: dict[str, Any]) -> str:
         f"  curl -sS {api}/v1/emails/<id> -H 'x-api-key: {key}'",
         "",
         "Also: bounce@, complaint@, ooto@, suppressionlist@simulator.amazonses.com.",
+        f"Console (outbox, timelines, templates): {config['console_url']}",
         f"Rendered mail: {config['outbox_dir']}   Events apps receive: `mailroom tail`",
         "Ctrl-C stops everything.",
         "",
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, help="default 3000 or MAILROOM_API_PORT; 0 = any")
     parser.add_argument("--aws-port", type=int, help="default 4566 or MAILROOM_AWS_PORT; 0 = any")
     parser.add_argument("--simulator-port", type=int, help="SES simulator; default any free port")
+    parser.add_argument("--console-port", type=int,
+                        help="the console; default 8025 or MAILROOM_CONSOLE_PORT; 0 = any")
     parser.add_argument("--state-dir", type=Path, help="where local.json, outbox/ live "
                         "(default ./.mailroom or MAILROOM_STATE_DIR)")
     parser.add_argument("--max-send-rate", type=float, help="SES simulator rate (default 14/s)")
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             ("api_port", args.api_port),
             ("aws_port", args.aws_port),
             ("simulator_port", args.simulator_port),
+            ("console_port", args.console_port),
             ("state_dir", args.state_dir),
             ("max_send_rate", args.max_send_rate),
             ("event_delay", args.event_delay),

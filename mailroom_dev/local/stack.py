@@ -23,6 +23,7 @@ from mailroom.settings import ENV_PREFIX
 
 from . import resources as names
 from .apigateway import ApiGatewayEmulator
+from .console import DEFAULT_CONSOLE_PORT, Console
 from .httpserver import LOOPBACK
 from .lambda_api import EventSourceMapping, LambdaApi
 from .lambda_runtime import LambdaFunction
@@ -55,6 +56,7 @@ class LocalStackOptions:
     api_port: int = DEFAULT_API_PORT  # 0 picks a free port
     aws_port: int = DEFAULT_AWS_PORT
     simulator_port: int = 0
+    console_port: int = DEFAULT_CONSOLE_PORT
     region: str = names.REGION
     api_key: str | None = None  # None: the stable key kept in <state_dir>/api_key
     max_send_rate: float = DEFAULT_MAX_SEND_RATE
@@ -64,14 +66,16 @@ class LocalStackOptions:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LocalStackOptions:
         """Options from MAILROOM_API_PORT, MAILROOM_AWS_PORT, MAILROOM_SIM_PORT,
-        MAILROOM_SIM_MAX_SEND_RATE and MAILROOM_STATE_DIR. (Not MAILROOM_API_KEY: the CLI
-        reads that for a deployed stack, whose key must not leak into the local one.)"""
+        MAILROOM_CONSOLE_PORT, MAILROOM_SIM_MAX_SEND_RATE and MAILROOM_STATE_DIR. (Not
+        MAILROOM_API_KEY: the CLI reads that for a deployed stack, whose key must not leak
+        into the local one.)"""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for key, variable, kind in (
             ("api_port", "MAILROOM_API_PORT", int),
             ("aws_port", "MAILROOM_AWS_PORT", int),
             ("simulator_port", "MAILROOM_SIM_PORT", int),
+            ("console_port", "MAILROOM_CONSOLE_PORT", int),
             ("max_send_rate", "MAILROOM_SIM_MAX_SEND_RATE", float),
             ("state_dir", "MAILROOM_STATE_DIR", Path),
         ):
@@ -93,6 +97,7 @@ class LocalStack:
         self._simulator: SesSimulator | None = None
         self._gateway: ApiGatewayEmulator | None = None
         self._lambda_api: LambdaApi | None = None
+        self._console: Console | None = None
         self._pollers: list[SqsPoller | ScheduledInvoker] = []
         self._saved_env: dict[str, str | None] = {}
         self._handler_env: dict[str, str] = {}
@@ -122,6 +127,7 @@ class LocalStack:
         ensure_port_free(options.aws_port, "MAILROOM_AWS_PORT", "the AWS emulator (moto)")
         ensure_port_free(options.api_port, "MAILROOM_API_PORT", "the API")
         ensure_port_free(options.simulator_port, "MAILROOM_SIM_PORT", "the SES simulator")
+        ensure_port_free(options.console_port, "MAILROOM_CONSOLE_PORT", "the console")
         aws_url = self._start_moto(options.aws_port)
         clients = _clients(aws_url, options.region)
         resources = create_resources(clients["dynamodb"], clients["sqs"], clients["sns"],
@@ -140,6 +146,7 @@ class LocalStack:
             api_url=f"http://{LOOPBACK}:{api_port}")
         self._set_environment(self._handler_env)
         self._start_functions(clients["sqs"], resources, api_port)
+        self._console = self._start_console()
         self.config = self._describe(aws_url)
         if options.write_state_file:
             self._write_state_file()
@@ -162,6 +169,19 @@ class LocalStack:
         )
         simulator.start()
         return simulator
+
+    def _start_console(self) -> Console:
+        """The console reads through the api function's own stores, so it starts once the
+        handlers' environment is set."""
+        from mailroom_dev.templates_build import SOURCE_DIR
+
+        from .console_data import Outbox, Pipeline, TemplatePreviews
+
+        console = Console(Outbox(self.outbox_dir), Pipeline.from_environment(),
+                          TemplatePreviews(SOURCE_DIR if SOURCE_DIR.is_dir() else None),
+                          port=self.options.console_port)
+        console.start()
+        return console
 
     def _start_lambda_api(self, resources: Resources) -> LambdaApi:
         """The event source mappings, one per function with an SQS event source."""
@@ -220,6 +240,9 @@ class LocalStack:
         if self.options.write_state_file and self.config:
             self.state_file.unlink(missing_ok=True)
             (self.state_dir / ENV_VARS_FILE).unlink(missing_ok=True)
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None
@@ -251,7 +274,7 @@ class LocalStack:
         return f"http://{host}:{bound_port}"
 
     def _describe(self, aws_url: str) -> dict[str, Any]:
-        assert self.resources and self._gateway and self._simulator
+        assert self.resources and self._gateway and self._simulator and self._console
         r = self.resources
         return {
             "api_url": self._gateway.url,
@@ -263,6 +286,7 @@ class LocalStack:
             "send_queue_url": r.send_queue.url,
             "outbox_dir": str(self.outbox_dir),
             "env_vars_file": str(self.state_dir / ENV_VARS_FILE),
+            "console_url": self._console.url,
             "notifications_queue_url": r.notifications_queue_url,
             "send_dlq_url": r.send_queue.dlq_url,
             "events_queue_url": r.events_queue.url,

@@ -54,7 +54,8 @@ def running_stack(state_dir: Path, *, module: str = "mailroom_dev.local",
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", module, "--api-port", "0", "--aws-port", "0",
-             "--state-dir", str(state_dir), "--quiet", *(["--verbose"] if verbose else [])],
+             "--console-port", "0", "--state-dir", str(state_dir), "--quiet",
+             *(["--verbose"] if verbose else [])],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:
