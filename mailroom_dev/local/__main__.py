@@ -80,7 +80,10 @@ def run(options: LocalStackOptions, *, quiet: bool = False, verbose: bool = Fals
         if not quiet:
             print(try_it(config, welcome_example()), flush=True)
         print(f"ready: {stack.state_file}", flush=True)
-        stopping.wait()  # the signal handler runs in this thread and wakes it
+        # The signal handler runs in this thread; waking now and then lets it run even when
+        # the signal landed on another of the stack's threads.
+        while not stopping.wait(timeout=0.5):
+            pass
         print("stopping…", flush=True)
         return 0
     finally:

@@ -14,7 +14,8 @@ DNS name is refused) and never a cross-site request.
     GET  /api/suppressions             {"items", "more"}
     GET  /api/guard                    {"sending", "reputation"}: /v1/sending, /v1/reputation
     GET  /api/templates                {"version", "items", "error", "stale"}
-    POST /api/templates/{name}/preview body {"data"} → {"subject", "html", "text"}
+    POST /api/templates/{name}/preview body {"data"} → {"rendered": {"subject", "html",
+                                       "text"}, "error": null} or {"rendered": null, "error"}
 """
 
 from __future__ import annotations
@@ -229,10 +230,14 @@ class _ConsoleRequestHandler(JsonRequestHandler):
         if not isinstance(request, dict) or "data" not in request:
             return self._error(422, "validation_error",
                                'Send {"data": {...}}: the template data as a JSON object.')
+        # Data that does not render is what the editor is for, not a failed request: the
+        # answer says why (and the page's console stays free of failed-request noise).
         try:
-            self._json(200, self.console.templates.render(name, request["data"]))
+            rendered = self.console.templates.render(name, request["data"])
         except PreviewFailed as error:
-            self._error(422, error.code, error.message, error.details)
+            return self._json(200, {"rendered": None, "error": {
+                "code": error.code, "message": error.message, "details": error.details}})
+        self._json(200, {"rendered": rendered, "error": None})
 
     def _not_allowed(self, path: str) -> None:
         self.discard_body()
