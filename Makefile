@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: setup browser dev test test-unit test-integration test-infra test-e2e synth deploy bench lint templates clean
+.PHONY: setup browser dev screenshots test test-unit test-integration test-infra test-e2e synth deploy bench lint templates clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -39,6 +39,10 @@ browser:
 ## The local stack: API on 127.0.0.1:3000, AWS emulator on 127.0.0.1:4566. Ctrl-C stops it.
 dev: setup
 	$(VENV)/bin/python -m mailroom_dev.local
+
+## The README's pictures (docs/*.png), taken with the headless chromium the browser tests use.
+screenshots: setup browser
+	$(VENV)/bin/python -m mailroom_dev.local.console_screenshot --output docs/console.png
 
 ## The whole test suite: unit, integration (moto), infra (CDK + cdk-nag), e2e (local stack).
 test: setup browser
