@@ -29,8 +29,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .console_data import (
+    NEWEST,
+    OLDER_STATUS_TTL_SECONDS,
     PREVIEW_DATA_MAX_BYTES,
     STATUS_LOOKUPS,
+    STATUS_TTL_SECONDS,
     NotFound,
     Outbox,
     Pipeline,
@@ -93,7 +96,8 @@ class Console:
         total, summaries = self.outbox.summaries()
         items = []
         for index, summary in enumerate(summaries):
-            status = self.pipeline.status(summary.id) if index < STATUS_LOOKUPS else None
+            ttl = STATUS_TTL_SECONDS if index < NEWEST else OLDER_STATUS_TTL_SECONDS
+            status = self.pipeline.status(summary.id, ttl) if index < STATUS_LOOKUPS else None
             items.append({**summary.to_json(), "status": status})
         return {"total": total, "items": items}
 

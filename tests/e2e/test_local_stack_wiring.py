@@ -15,7 +15,7 @@ from mailroom_dev.local.resources import QueueUrls, Resources
 from mailroom_dev.local.stack import settings_environment
 
 CONTRACT_KEYS = {"api_url", "api_key", "aws_endpoint_url", "region", "ses_events_topic_arn",
-                 "notifications_topic_arn", "send_queue_url", "outbox_dir"}
+                 "notifications_topic_arn", "send_queue_url", "outbox_dir", "console_url"}
 SETTINGS = (ApiSettings, SenderSettings, EventsSettings)
 
 
@@ -39,6 +39,7 @@ def test_local_json_has_the_contracts_keys(local_stack: dict[str, Any]) -> None:
     assert set(local_stack) >= CONTRACT_KEYS
     assert local_stack["api_url"].startswith("http://127.0.0.1:")
     assert local_stack["aws_endpoint_url"].startswith("http://127.0.0.1:")
+    assert local_stack["console_url"].startswith("http://127.0.0.1:")
     assert Path(local_stack["outbox_dir"]).is_dir()
 
 
