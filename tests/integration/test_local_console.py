@@ -249,3 +249,16 @@ def test_the_json_routes_answer_their_shapes(console: Console) -> None:
     assert guard["sending"]["sending"] == "enabled" and guard["reputation"]["state"] == "ok"
     assert suppressions == {"items": [], "more": False}
     assert "welcome" in [item["name"] for item in templates["items"]]
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/api/messages/%ff%fe"), ("GET", "/messages//html"), ("GET", "/messages/.eml"),
+    ("GET", "/api/messages/" + "a" * 5000), ("GET", "//api/outbox"), ("GET", "/?q=<script>"),
+    ("GET", "/api/messages/%2e%2e"), ("POST", "/api/templates/%2e%2e/preview"),
+    ("POST", "/api/templates/" + "x" * 300 + "/preview"), ("HEAD", "/api/guard"),
+])
+def test_odd_requests_never_break_the_console(console: Console, method: str, path: str) -> None:
+    status, _, _ = call(console, method, path, b'{"data": {}}' if method == "POST" else None,
+                        {"Content-Type": "application/json"})
+
+    assert status < 500
