@@ -91,9 +91,12 @@ class Outbox:
             raise NotFound(f"No message {ses_message_id} in the outbox.")
         return path
 
-    def has(self, ses_message_id: str | None) -> bool:
-        return bool(ses_message_id) and MESSAGE_KEY.fullmatch(ses_message_id or "") is not None \
-            and (self.directory / f"{ses_message_id}.eml").is_file()
+    def has(self, ses_message_id: str) -> bool:
+        try:
+            self.path(ses_message_id)
+        except NotFound:
+            return False
+        return True
 
     def summaries(self, limit: int = OUTBOX_LIMIT) -> tuple[int, list[OutboxSummary]]:
         """How many messages the outbox holds, and the newest `limit` of them."""
