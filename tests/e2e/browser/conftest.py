@@ -25,7 +25,10 @@ def chromium_path() -> str | None:
     return path if path and Path(path).is_file() and os.access(path, os.X_OK) else None
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this
+# thread while it is open, and in-process tests that run later (asyncio.run in Powertools'
+# async batch processing) refuse to start under it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     path = chromium_path()
     if path is None:
