@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -291,6 +291,9 @@ class FakeCounters:
 
     def add(self, counted: CountedEvent) -> None:
         self.counted.append(counted)
+
+    def add_many(self, counted: Iterable[CountedEvent]) -> None:
+        self.counted.extend(counted)
 
     def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:
         totals = no_totals()

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from handlers.observability import tracer_for
 from mailroom import shape
 from mailroom.canary import Canary, CanaryStore, Verdict
 from mailroom.models import Notification, NotificationType, utcnow
@@ -20,7 +21,7 @@ from mailroom.settings import CanarySettings, canary_settings
 from mailroom.shape import Metric
 
 logger = Logger(service=shape.CANARY.service)
-tracer = Tracer(service=shape.CANARY.service)
+tracer = tracer_for(shape.CANARY.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.CANARY.service)
 
 

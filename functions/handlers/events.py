@@ -17,7 +17,7 @@ from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -28,7 +28,9 @@ from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from handlers.observability import tracer_for
 from mailroom import shape
+from mailroom.counting import PendingCounts
 from mailroom.models import Notification, NotificationType
 from mailroom.outcomes import SuppressionPolicy, record_outcomes
 from mailroom.pausing import GatedSwitch, gated_switch
@@ -40,7 +42,7 @@ from mailroom.shape import Metric
 from mailroom.sweep import Sweep
 
 logger = Logger(service=shape.EVENTS.service)
-tracer = Tracer(service=shape.EVENTS.service)
+tracer = tracer_for(shape.EVENTS.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.EVENTS.service)
 processor = BatchProcessor(event_type=EventType.SQS)
 # What apps were told, counted (a redelivered event tells nothing again, so counts once).
@@ -79,6 +81,8 @@ class Dependencies:
 
     @classmethod
     def from_settings(cls, settings: EventsSettings) -> Dependencies:
+        import boto3
+
         from mailroom.adapters.dynamodb import (
             DynamoCounters,
             DynamoGuardLevels,
@@ -89,18 +93,21 @@ class Dependencies:
         from mailroom.adapters.sns import SnsPublisher
         from mailroom.adapters.sqs import SqsDeadLetters
 
+        # One client per service, shared by every adapter: each client built costs init time.
+        dynamodb = boto3.client("dynamodb")
         publisher = SnsPublisher(settings.notifications_topic_arn)
-        counters = DynamoCounters(settings.counters_table)
-        switch = gated_switch(DynamoSendingSwitch(settings.control_table, cache_seconds=0),
-                              settings, logger)
+        counters = DynamoCounters(settings.counters_table, dynamodb)
+        switch = gated_switch(
+            DynamoSendingSwitch(settings.control_table, dynamodb, cache_seconds=0), settings,
+            logger)
         guard = Guard(counters=counters, switch=switch,
-                      levels=DynamoGuardLevels(settings.control_table), publisher=publisher,
-                      policy=ReputationPolicy.from_settings(settings),
+                      levels=DynamoGuardLevels(settings.control_table, dynamodb),
+                      publisher=publisher, policy=ReputationPolicy.from_settings(settings),
                       interval=timedelta(seconds=settings.reputation_check_seconds))
-        messages = DynamoMessageStore(settings.messages_table)
+        messages = DynamoMessageStore(settings.messages_table, dynamodb)
         return cls(
             messages=messages,
-            suppressions=DynamoSuppressionStore(settings.suppressions_table),
+            suppressions=DynamoSuppressionStore(settings.suppressions_table, dynamodb),
             publisher=publisher,
             policy=SuppressionPolicy.from_settings(settings),
             counters=counters,
@@ -133,16 +140,33 @@ def handler(event: dict[str, Any], context: LambdaContext,
         return None
     if task == shape.SWEEP.task:
         return _sweep(deps, event)
+    counts = PendingCounts(deps.counters) if deps.counters is not None else None
     if _is_sns_invocation(event):
-        _handle_sns(event, deps)
+        try:
+            _handle_sns(event, deps, counts)
+        finally:
+            _write_counts(counts)
         _guard_reputation(deps)
         return None
     response = process_partial_response(
-        event=event, record_handler=partial(_handle_sqs_record, deps=deps),
+        event=event, record_handler=partial(_handle_sqs_record, deps=deps, counts=counts),
         processor=processor, context=context,
     )
+    _write_counts(counts)
     _guard_reputation(deps)
     return response
+
+
+def _write_counts(counts: PendingCounts | None) -> None:
+    """The batch's counts, once its records are applied. A failure here leaves the records
+    applied (retrying them would count nothing: their timeline entries are written): those
+    counts are lost, never doubled, and the failure is logged."""
+    if counts is None:
+        return
+    try:
+        counts.flush()
+    except Exception:
+        logger.exception("Could not write this batch's outcome counts; they are lost")
 
 
 def _guard_reputation(deps: Dependencies, scheduled: bool = False) -> None:
@@ -199,23 +223,27 @@ def _is_sns_invocation(event: dict[str, Any]) -> bool:
     return records[0].get("EventSource") == "aws:sns"
 
 
-def _handle_sns(event: dict[str, Any], deps: Dependencies) -> None:
+def _handle_sns(event: dict[str, Any], deps: Dependencies,
+                counts: PendingCounts | None) -> None:
     for record in SNSEvent(event).records:
         _process(
             deps,
+            counts,
             record_id=record.sns.message_id,
             parse=partial(parse_sns_message, record.sns.message),
         )
 
 
-def _handle_sqs_record(record: SQSRecord, deps: Dependencies) -> None:
+def _handle_sqs_record(record: SQSRecord, deps: Dependencies,
+                       counts: PendingCounts | None) -> None:
     dead_letter = (partial(deps.dead_letters.put, record.body) if deps.dead_letters
                    else None)
-    _process(deps, record_id=record.message_id, parse=lambda: parse_sqs_body(record.body),
-             dead_letter=dead_letter)
+    _process(deps, counts, record_id=record.message_id,
+             parse=lambda: parse_sqs_body(record.body), dead_letter=dead_letter)
 
 
-def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEvent]],
+def _process(deps: Dependencies, counts: PendingCounts | None, record_id: str,
+             parse: Callable[[], list[SesEvent]],
              dead_letter: Callable[[str, str], None] | None = None) -> None:
     """One record: parse it, apply its events. A failure is logged with its reason and
     re-raised, so the record is retried (and dead-lettered), never silently dropped — but a
@@ -251,7 +279,7 @@ def _process(deps: Dependencies, record_id: str, parse: Callable[[], list[SesEve
                 suppressions=deps.suppressions,
                 publisher=deps.publisher,
                 policy=deps.policy,
-                counters=deps.counters,
+                counters=counts,
             )
         except Exception:
             logger.exception("Could not apply SES event record; it will be retried")

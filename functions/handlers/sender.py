@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from handlers.observability import tracer_for
 from mailroom import shape
 from mailroom.models import SendRequest
 from mailroom.pacing import retry_delay
@@ -36,7 +37,7 @@ INVOCATION_MARGIN_SECONDS = 10
 # out within seconds of the resume.
 SWITCH_CACHE_SECONDS = 2.0
 logger = Logger(service=shape.SENDER.service)
-tracer = Tracer(service=shape.SENDER.service)
+tracer = tracer_for(shape.SENDER.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.SENDER.service)
 # Every record failing is reported like any partial failure, not raised: same effect on SQS,
 # and the handler's answer stays one shape.
@@ -80,16 +81,18 @@ class Dependencies:
         ses = SesMailer(settings.configuration_set, settings.template_prefix)
         fleet_rate = settings.max_send_rate or ses.max_send_rate()
         sqs = sqs or boto3.client("sqs")
+        # One client per service, shared by every adapter: each client built costs init time.
+        dynamodb = boto3.client("dynamodb")
         # The fleet shares the account's rate; each instance takes its share.
         pacer = SendPacer(fleet_rate / max(1, settings.fleet_concurrency))
         sender = Sender(
-            messages=DynamoMessageStore(settings.messages_table),
-            suppressions=DynamoSuppressionStore(settings.suppressions_table),
+            messages=DynamoMessageStore(settings.messages_table, dynamodb),
+            suppressions=DynamoSuppressionStore(settings.suppressions_table, dynamodb),
             mailer=mailer or ses,
             publisher=SnsPublisher(settings.notifications_topic_arn),
             pacer=pacer,
             queue=SqsSendQueue(settings.send_queue_url, client=sqs),
-            switch=DynamoSendingSwitch(settings.control_table,
+            switch=DynamoSendingSwitch(settings.control_table, dynamodb,
                                        cache_seconds=SWITCH_CACHE_SECONDS),
             lease=timedelta(seconds=settings.lease_seconds),
             on_configuration_fault=report_configuration_fault,

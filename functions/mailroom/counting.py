@@ -9,14 +9,18 @@ they never move the rates the guard watches."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING
 
-from .diagnosis import diagnose
 from .models import CANARY_TAG
-from .ses_events import EVENT_KINDS, SesEvent, SesEventKind
+
+if TYPE_CHECKING:
+    from .ports import Counters
+    from .ses_events import SesEvent
 
 # The longest report range: counts are kept this long after their hour ends.
 KEPT_FOR = timedelta(days=90)
@@ -125,22 +129,61 @@ def hours_between(first: datetime, last: datetime) -> Iterator[datetime]:
         hour += HOUR
 
 
+class PendingCounts:
+    """What one batch of records counts, kept until the batch is applied and then written
+    with one `add_many`: the events of a batch share most counters (the hour's totals, the
+    big recipient domains), so each is written once, not once per event. It stands in for
+    the counters while the records are applied; reads go to the counters themselves, so they
+    see none of what is pending."""
+
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+        self.pending: list[CountedEvent] = []
+
+    def add(self, counted: CountedEvent) -> None:
+        self.pending.append(counted)
+
+    def add_many(self, counted: Iterable[CountedEvent]) -> None:
+        self.pending.extend(counted)
+
+    def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:
+        return self.counters.totals(traffic, first, last)
+
+    def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
+        return self.counters.breakdown(first, last)
+
+    def flush(self) -> int:
+        """Write what is pending; how many events that was."""
+        pending, self.pending = self.pending, []
+        if pending:
+            self.counters.add_many(pending)
+        return len(pending)
+
+
 # --- SES event → counters -----------------------------------------------------------------
-_OUTCOMES = {
-    SesEventKind.SEND: Outcome.SEND,
-    SesEventKind.DELIVERY: Outcome.DELIVERY,
-    SesEventKind.COMPLAINT: Outcome.COMPLAINT,
-    SesEventKind.REJECT: Outcome.REJECT,
-    SesEventKind.RENDERING_FAILURE: Outcome.RENDER_FAILURE,
-}  # delays, opens, clicks and the rest are not outcomes: nothing is counted
+# Only the events function reads SES events: the ports and the counters' readers import this
+# module without the SES event models.
+@cache
+def _outcomes() -> dict[str, Outcome]:
+    from .ses_events import SesEventKind
+
+    return {
+        SesEventKind.SEND: Outcome.SEND,
+        SesEventKind.DELIVERY: Outcome.DELIVERY,
+        SesEventKind.COMPLAINT: Outcome.COMPLAINT,
+        SesEventKind.REJECT: Outcome.REJECT,
+        SesEventKind.RENDERING_FAILURE: Outcome.RENDER_FAILURE,
+    }  # delays, opens, clicks and the rest are not outcomes: nothing is counted
 
 
 def outcome_of(event: SesEvent) -> Outcome | None:
+    from .ses_events import SesEventKind
+
     if event.kind is SesEventKind.BOUNCE:
         return Outcome.HARD_BOUNCE if event.failed_for_good else Outcome.SOFT_BOUNCE
     if event.is_not_spam:
         return None  # the recipient took the mail back out of spam: nobody complained
-    return _OUTCOMES.get(event.kind)
+    return _outcomes().get(event.kind)
 
 
 def traffic_of(event: SesEvent) -> Traffic:
@@ -152,6 +195,9 @@ def traffic_of(event: SesEvent) -> Traffic:
 
 def counted_event(event: SesEvent) -> CountedEvent | None:
     """What `event` adds to the counters; None when it counts nothing."""
+    from .diagnosis import diagnose
+    from .ses_events import EVENT_KINDS
+
     outcome = outcome_of(event)
     if outcome is None:
         return None

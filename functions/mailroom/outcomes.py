@@ -21,8 +21,10 @@ For every event, in this order:
   5. Count the outcome in the hourly counters (mailroom.counting) only when the timeline
      write says the event is new: that write is conditional, so a redelivered or
      concurrently processed event counts once. Counting after it means a failure in
-     between loses one count, never doubles one. Mail Mailroom did not send has no timeline
-     and is not counted; neither is a likely automatic reply.
+     between loses a count, never doubles one. (The events function hands in
+     `PendingCounts`, which writes a whole batch's counts together once it is applied.)
+     Mail Mailroom did not send has no timeline and is not counted; neither is a likely
+     automatic reply.
 
 Cases DESIGN §2's table leaves open, decided here:
   - Permanent/UnsubscribedRecipient is SES's list-management unsubscribe: the address is
@@ -194,12 +196,15 @@ def _record_one(
         publisher.publish(notifications)
     if message is not None:
         detail = event.timeline_detail() | ({"likely_auto_reply": True} if auto_reply else {})
+        # Only a status that moves on is written with the entry (a Send event after the
+        # sender recorded `sent` moves nothing): one write either way.
+        moves = status is not None and status.rank > message.status.rank
         appended = messages.apply_event(
             message.id,
             TimelineEvent(type=event.kind.value, at=event.occurred_at, key=event.key,
                           detail=detail),
-            status=status,
-            failure=failure,
+            status=status if moves else None,
+            failure=failure if moves else None,
             ses_message_id=event.ses_message_id,
         )
         counted = counted_event(event) if appended and not auto_reply else None

@@ -3,7 +3,7 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -260,6 +260,11 @@ class Counters(Protocol):
     def add(self, counted: CountedEvent) -> None:
         """Add one to each of the event's counters in its hour, with atomic adds: calls at
         the same time never lose one another's counts."""
+        ...
+
+    def add_many(self, counted: Iterable[CountedEvent]) -> None:
+        """`add` for each event, in as few writes as the store allows: events that share a
+        counter (hour, traffic class, dimension and value) are added to it together."""
         ...
 
     def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:

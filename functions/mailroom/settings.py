@@ -15,7 +15,8 @@ ENV_PREFIX = "MAILROOM_"
 
 
 class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True)
+    # Each function reads one of these models: its validator is built when first used.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, defer_build=True)
 
     @classmethod
     def env_names(cls) -> set[str]:

@@ -42,6 +42,36 @@ def test_adds_accumulate_whichever_shard_each_one_lands_on(counters):
     assert breakdown.by_domain == {"example.com": totals_of(send=40, hard_bounce=1)}
 
 
+def test_events_added_together_count_as_if_added_one_by_one(counters):
+    # Given a batch's events: outcomes sharing counters, another domain, a failure reason,
+    # another hour and another traffic class
+    batch = [counted(Outcome.SEND), counted(Outcome.SEND), counted(Outcome.DELIVERY),
+             counted(Outcome.SEND, domain="example.org"),
+             counted(Outcome.HARD_BOUNCE, reason="mailbox_does_not_exist"),
+             counted(Outcome.SEND, hour=HOUR + timedelta(hours=1)),
+             counted(Outcome.SEND, traffic=Traffic.SIMULATOR)]
+
+    # When they are added together
+    counters.add_many(batch)
+
+    # Then every read sums them as separate adds would
+    assert counters.totals(Traffic.REAL, HOUR, HOUR) == totals_of(send=3, delivery=1,
+                                                                   hard_bounce=1)
+    assert counters.totals(Traffic.REAL, HOUR + timedelta(hours=1),
+                           HOUR + timedelta(hours=1)) == totals_of(send=1)
+    assert counters.totals(Traffic.SIMULATOR, HOUR, HOUR) == totals_of(send=1)
+    breakdown = counters.breakdown(HOUR, HOUR)[Traffic.REAL]
+    assert breakdown.by_domain == {"example.com": totals_of(send=2, delivery=1, hard_bounce=1),
+                                   "example.org": totals_of(send=1)}
+    assert breakdown.by_reason == {"mailbox_does_not_exist": totals_of(hard_bounce=1)}
+
+
+def test_adding_nothing_writes_nothing(counters):
+    counters.add_many([])
+
+    assert counters.totals(Traffic.REAL, HOUR, HOUR) == no_totals()
+
+
 def test_a_range_includes_the_hours_of_both_ends(counters):
     # Given sends before, at both ends of, inside and after a range
     for at in (HOUR - timedelta(minutes=1), HOUR, HOUR + timedelta(minutes=59),

@@ -159,3 +159,60 @@ def test_the_sending_switch_is_read_through_a_short_cache(control_table):
     assert reader.state().paused is False  # t=1, cached
     assert reader.state() == SendingState(paused=True, reason="maintenance", since=NOW,
                                           source="api")  # t=11, read again
+
+
+SES_ID = "010001a231d42f18-d5eee564-5052-47a1-aad0-17228e5f3a7d-000000"
+
+
+def _delivery(at: datetime = NOW) -> TimelineEvent:
+    return TimelineEvent(type="delivery", at=at, key=f"{SES_ID}#delivery#ada@example.com#",
+                         detail={"ses_message_id": SES_ID, "recipient": "ada@example.com"})
+
+
+def test_a_delivered_message_fits_in_one_write_unit(store):
+    # Given a message through its usual life: queued, sent, Send, Delivery
+    store.record_sent("m1", SES_ID, NOW)
+    send = TimelineEvent(type="send", at=NOW, key=f"{SES_ID}#send#ada@example.com#",
+                         detail={"ses_message_id": SES_ID, "recipient": "ada@example.com"})
+    store.apply_event("m1", send)
+    store.apply_event("m1", _delivery(), status=Status.DELIVERED)
+
+    # Then its item stays under 1 KB (every write costs a unit per KB of the item)
+    from bench.paths import item_size
+
+    item = store.client.get_item(TableName=store.table_name, Key={"id": {"S": "m1"}})["Item"]
+    assert item_size(item) < 1024
+    # And it reads back as written
+    message = store.get("m1")
+    assert message is not None and message.status is Status.DELIVERED
+    assert [event.key for event in message.events] == [
+        "queued", f"sent#{SES_ID}", send.key, _delivery().key]
+    assert message.events[-1] == _delivery()
+    assert message.tags == {"campaign": "x"} and message.reply_to == []
+
+
+def test_an_item_written_before_the_compact_timeline_reads_the_same(store):
+    # Given an item as the earlier encoding stored it: whole entries, whole keys
+    from mailroom.adapters.dynamodb.codec import to_attribute
+
+    sent = TimelineEvent(type="sent", at=NOW, key=f"sent#{SES_ID}",
+                         detail={"ses_message_id": SES_ID})
+    store.client.update_item(
+        TableName=store.table_name, Key={"id": {"S": "m1"}},
+        UpdateExpression="SET events = :events, event_keys = :keys",
+        ExpressionAttributeValues={
+            ":events": to_attribute([TimelineEvent(type="queued", at=NOW, key="queued")
+                                     .model_dump(mode="json"), sent.model_dump(mode="json")]),
+            ":keys": {"SS": ["queued", sent.key]}})
+
+    # When the same event comes again, and a new one after it
+    again = store.apply_event("m1", sent, status=Status.SENT)
+    delivered = store.apply_event("m1", _delivery(NOW + timedelta(seconds=1)),
+                                  status=Status.DELIVERED)
+
+    # Then the old entry is recognised, the new one added, and all read back alike
+    message = store.get("m1")
+    assert message is not None
+    assert (again, delivered) == (False, True)
+    assert [event.key for event in message.events] == ["queued", sent.key, _delivery().key]
+    assert message.events[1] == sent and message.status is Status.DELIVERED

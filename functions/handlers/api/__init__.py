@@ -15,7 +15,6 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError as SchemaError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.logging import correlation_paths
 
 from mailroom.errors import (
@@ -49,7 +48,7 @@ app.configure_openapi(
     description="Transactional email on Amazon SES. Every route but "
                 f"{' and '.join(route.path for route in ROUTES.public)} needs the x-api-key "
                 "header. Every error is {\"error\": {\"code\", \"message\", \"details\"}}.",
-    security_schemes={"apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    security_schemes={"apiKey": {"type": "apiKey", "name": "x-api-key", "in": "header"}},
     security=[{"apiKey": []}],
 )
 for module in (emails, suppressions, templates, sending, reputation, unsubscribe, meta):

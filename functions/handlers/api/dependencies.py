@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from handlers.observability import tracer_for
 from mailroom import shape
 from mailroom.accept import Acceptor, EmailRequest
 from mailroom.pausing import gated_switch
@@ -27,7 +28,7 @@ from mailroom.reputation import ReputationPolicy
 from mailroom.settings import ApiSettings, api_settings
 
 logger = Logger(service=shape.API.service)
-tracer = Tracer(service=shape.API.service)
+tracer = tracer_for(shape.API.service)
 metrics = Metrics(namespace=shape.METRICS_NAMESPACE, service=shape.API.service)
 IDEMPOTENCY_HOURS = 24
 
@@ -50,6 +51,8 @@ class Dependencies:
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> Dependencies:
+        import boto3
+
         from mailroom.adapters.dynamodb import (
             DynamoCounters,
             DynamoMessageStore,
@@ -63,9 +66,12 @@ class Dependencies:
         from mailroom.templates import TemplateCatalog
         from mailroom.unsubscribe import UnsubscribeLinks
 
-        messages = DynamoMessageStore(settings.messages_table)
-        suppressions = DynamoSuppressionStore(settings.suppressions_table)
-        switch = gated_switch(DynamoSendingSwitch(settings.control_table), settings, logger)
+        # One client per service, shared by every adapter: each client built costs init time.
+        dynamodb = boto3.client("dynamodb")
+        messages = DynamoMessageStore(settings.messages_table, dynamodb)
+        suppressions = DynamoSuppressionStore(settings.suppressions_table, dynamodb)
+        switch = gated_switch(DynamoSendingSwitch(settings.control_table, dynamodb), settings,
+                              logger)
         signing_keys = SecretsManagerKeys(settings.unsubscribe_key_secret_arn)
         acceptor = Acceptor(
             messages=messages,
@@ -80,10 +86,11 @@ class Dependencies:
                                                settings.unsubscribe_mailto),
         )
         return cls(acceptor=acceptor, messages=messages, suppressions=suppressions,
-                   switch=switch, counters=DynamoCounters(settings.counters_table),
+                   switch=switch, counters=DynamoCounters(settings.counters_table, dynamodb),
                    account_suppressions=SesAccountSuppressions(),
                    reputation=ReputationPolicy.from_settings(settings),
-                   idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor),
+                   idempotent_accept=idempotent_accept(settings.idempotency_table, acceptor,
+                                                       dynamodb),
                    signing_keys=signing_keys,
                    publisher=SnsPublisher(settings.notifications_topic_arn))
 
@@ -99,7 +106,7 @@ def current(router: APIGatewayRouter) -> Dependencies:
     return deps
 
 
-def idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
+def idempotent_accept(table_name: str, acceptor: Acceptor, dynamodb: Any = None) -> Any:
     """`acceptor.accept` behind Powertools idempotency: same key and body → the first
     answer; same key, other body → IdempotencyValidationError."""
     from aws_lambda_powertools.utilities.idempotency import (
@@ -115,7 +122,8 @@ def idempotent_accept(table_name: str, acceptor: Acceptor) -> Any:
     )
 
     @idempotent_function(data_keyword_argument="keyed", config=config,
-                         persistence_store=DynamoDBPersistenceLayer(table_name=table_name))
+                         persistence_store=DynamoDBPersistenceLayer(table_name=table_name,
+                                                                boto3_client=dynamodb))
     def accept(keyed: dict[str, Any]) -> dict[str, str]:
         return acceptor.accept(EmailRequest.model_validate(keyed["body"]))
 

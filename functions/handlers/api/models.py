@@ -38,21 +38,27 @@ from . import problems
 __all__ = ["EmailRequest"]  # the domain's own request model, served as is
 
 
+class BodyModel(BaseModel):
+    # An invocation uses the few models of its route: each is built when first used, not
+    # all of them at init.
+    model_config = ConfigDict(defer_build=True)
+
+
 # --- errors ------------------------------------------------------------------------------
-class ErrorDetail(BaseModel):
+class ErrorDetail(BodyModel):
     code: str = Field(examples=["missing_template_data"])
     message: str = Field(description="What went wrong and what to do, in plain words.")
     details: dict[str, Any] | list[Any] | None = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(BodyModel):
     """Every error: a stable `code`, a plain-words `message`, and `details` to act on."""
 
     error: ErrorDetail
 
 
 # --- requests ----------------------------------------------------------------------------
-class BatchRequest(BaseModel):
+class BatchRequest(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     # Items are validated one by one, so one bad item is refused alone; the document still
@@ -64,7 +70,7 @@ class BatchRequest(BaseModel):
                                   "items": {"$ref": "#/components/schemas/EmailRequest"}})
 
 
-class SuppressionUpdate(BaseModel):
+class SuppressionUpdate(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     # Only SES events record bounces and complaints; by hand it is `manual`, or for a
@@ -97,13 +103,13 @@ class SuppressionUpdate(BaseModel):
         return self
 
 
-class PreviewRequest(BaseModel):
+class PreviewRequest(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     data: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
 
 
-class SendingUpdate(BaseModel):
+class SendingUpdate(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     # Strict: `"yes"` or `1` must not pause the whole system by accident.
@@ -115,18 +121,18 @@ class SendingUpdate(BaseModel):
 
 
 # --- responses ---------------------------------------------------------------------------
-class Accepted(BaseModel):
+class Accepted(BodyModel):
     id: str
     status: Literal["queued"] = "queued"
 
 
-class BatchItemAccepted(BaseModel):
+class BatchItemAccepted(BodyModel):
     index: int
     id: str
     status: Literal["queued"] = "queued"
 
 
-class BatchItemRefused(BaseModel):
+class BatchItemRefused(BodyModel):
     index: int
     error: ErrorDetail
 
@@ -147,7 +153,7 @@ class BatchItemRefused(BaseModel):
 BatchItemResult = BatchItemAccepted | BatchItemRefused
 
 
-class BatchAccepted(BaseModel):
+class BatchAccepted(BodyModel):
     """A result per item, in request order: accepted (`id`, `status`) or refused (`error`)."""
 
     results: list[BatchItemAccepted | BatchItemRefused]
@@ -163,7 +169,7 @@ class SuppressionEntry(SuppressionUpdate):
     reason: ImportedReason = "manual"  # type: ignore[assignment]
 
 
-class SuppressionBatchRequest(BaseModel):
+class SuppressionBatchRequest(BodyModel):
     model_config = ConfigDict(extra="forbid")
 
     entries: list[Any] = Field(
@@ -173,7 +179,7 @@ class SuppressionBatchRequest(BaseModel):
         json_schema_extra={"items": SuppressionEntry.model_json_schema()})
 
 
-class SuppressionBatchItem(BaseModel):
+class SuppressionBatchItem(BodyModel):
     index: int
     email: str
     category: str | None = None
@@ -181,14 +187,14 @@ class SuppressionBatchItem(BaseModel):
     status: Literal["added", "exists"]
 
 
-class SuppressionBatchResult(BaseModel):
+class SuppressionBatchResult(BodyModel):
     """A result per entry, in request order: written or already there (`status`), or
     refused (`error`)."""
 
     results: list[SuppressionBatchItem | BatchItemRefused]
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(BodyModel):
     """One event of a message's timeline; the SES facts of the event ride along."""
 
     model_config = ConfigDict(extra="allow")
@@ -197,7 +203,7 @@ class TimelineEntry(BaseModel):
     at: datetime
 
 
-class FailureView(BaseModel):
+class FailureView(BodyModel):
     reason: str
     action: str
     bounce_type: str | None = None
@@ -205,12 +211,12 @@ class FailureView(BaseModel):
     diagnostic: str | None = None
 
 
-class Waiting(BaseModel):
+class Waiting(BodyModel):
     reason: str
     since: datetime | None = None
 
 
-class EmailView(BaseModel):
+class EmailView(BodyModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: str
@@ -231,7 +237,7 @@ class EmailView(BaseModel):
         return cls.model_validate(message.to_api())
 
 
-class SuppressionView(BaseModel):
+class SuppressionView(BodyModel):
     email: str
     reason: SuppressionReason
     created_at: datetime
@@ -252,7 +258,7 @@ class SuppressionView(BaseModel):
                                    "history": history})
 
 
-class SuppressionDetail(BaseModel):
+class SuppressionDetail(BodyModel):
     """One address: its global entry's fields (null when only categories of mail are
     stopped), each category entry, and the global entry's history."""
 
@@ -269,18 +275,18 @@ class SuppressionDetail(BaseModel):
         description="Every change to the global entry, oldest first; it survives removal.")
 
 
-class Unsubscribed(BaseModel):
+class Unsubscribed(BodyModel):
     unsubscribed: bool = True
     category: str = Field(description="The category of mail that stops; other mail goes on.")
 
 
-class SuppressionList(BaseModel):
+class SuppressionList(BodyModel):
     items: list[SuppressionView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at "
                                                 "the end.")
 
 
-class TemplateSummary(BaseModel):
+class TemplateSummary(BodyModel):
     name: str
     subject: str
     variables: list[str]
@@ -291,17 +297,17 @@ class TemplateSummary(BaseModel):
                                                     "template.")
 
 
-class TemplateList(BaseModel):
+class TemplateList(BodyModel):
     items: list[TemplateSummary]
 
 
-class Preview(BaseModel):
+class Preview(BodyModel):
     subject: str
     html: str
     text: str
 
 
-class SendingView(BaseModel):
+class SendingView(BodyModel):
     paused: bool
     sending: Literal["enabled", "paused"]
     reason: str | None
@@ -314,13 +320,13 @@ class SendingView(BaseModel):
         return cls.model_validate({"paused": state.paused, **state.to_api()})
 
 
-class ThresholdsView(BaseModel):
+class ThresholdsView(BodyModel):
     bounce_rate: float
     complaint_rate: float
     min_sends: int
 
 
-class ReputationView(BaseModel):
+class ReputationView(BodyModel):
     """Bounce and complaint rates of real mail over the window, as SES counts them
     (hard bounces ÷ sends, complaints ÷ sends), and the level they reach."""
 
@@ -336,7 +342,7 @@ class ReputationView(BaseModel):
     thresholds: dict[Literal["warn", "pause"], ThresholdsView]
 
 
-class Health(BaseModel):
+class Health(BodyModel):
     status: Literal["ok"] = "ok"
     sending: Literal["enabled", "paused"]
 

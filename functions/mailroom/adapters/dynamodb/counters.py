@@ -14,7 +14,8 @@ partitions at random and reads sum them."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -39,12 +40,13 @@ from ...shape import COUNTERS
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
 from .codec import epoch
 
-# Target: 2,000 SES events a second. Each counted event updates 2 items in one partition
-# (totals, domain), 3 for a failure (and its reason), 1 write unit each (items < 1 KB). Every
-# mail brings a Send (2) and one outcome (2 or 3), so at most 2.5 writes an event on average:
-# 2,000 x 2.5 = 5,000 writes/s on one hour. 8 shards → 625 writes/s per partition, under
-# the ~1,000 limit with room for uneven random picks; ~3,200 events/s before throttling
-# even if every mail bounced, ~4,000 when they are delivered.
+# Target: 2,000 SES events a second. Each counted event adds to 2 items (totals, domain), 3
+# for a failure (and its reason), 1 write unit each (items < 1 KB); the events of one batch
+# that share an item add to it in one write, so that is the worst case. Every mail brings a
+# Send (2) and one outcome (2 or 3), so at most 2.5 writes an event on average: 2,000 x 2.5
+# = 5,000 writes/s on one hour. Each write picks one of 8 shards → 625 writes/s per
+# partition, under the ~1,000 limit with room for uneven random picks; ~3,200 events/s
+# before throttling even if every mail bounced, ~4,000 when they are delivered.
 SHARDS = 8
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
 # Breakdown queries in flight at once: a week is 168 hours x SHARDS partitions.
@@ -67,20 +69,33 @@ class DynamoCounters:
         self.shard = shard
 
     def add(self, counted: CountedEvent) -> None:
-        """One UpdateItem per counter: DynamoDB has no batched update, and a transaction
-        would cost twice the write units."""
-        hour = hour_of(counted.hour)
-        partition = _partition(hour, self.shard())
-        expires = epoch(hour + HOUR + KEPT_FOR)
-        for dimension, value in counted.dimensions:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=_key(partition, _counter(counted.traffic, dimension, value)),
-                UpdateExpression="ADD #outcome :one SET #ttl = :ttl",
-                ExpressionAttributeNames={"#outcome": counted.outcome.value,
-                                          "#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":ttl": {"N": str(expires)}},
-            )
+        self.add_many([counted])
+
+    def add_many(self, counted: Iterable[CountedEvent]) -> None:
+        """One UpdateItem per counter item, adding every outcome the events bring to it:
+        DynamoDB has no batched update, and a transaction would cost twice the write
+        units."""
+        increments: dict[tuple[datetime, str], Counter[Outcome]] = defaultdict(Counter)
+        for event in counted:
+            for dimension, value in event.dimensions:
+                counter = _counter(event.traffic, dimension, value)
+                increments[(hour_of(event.hour), counter)][event.outcome] += 1
+        for (hour, counter), outcomes in increments.items():
+            self._add(hour, counter, outcomes)
+
+    def _add(self, hour: datetime, counter: str, outcomes: Counter[Outcome]) -> None:
+        names = {f"#o{i}": outcome.value for i, outcome in enumerate(outcomes)}
+        values = {f":n{i}": {"N": str(count)} for i, count in enumerate(outcomes.values())}
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=_key(_partition(hour, self.shard()), counter),
+            UpdateExpression="ADD " + ", ".join(f"{name} {value}" for name, value in
+                                                zip(names, values, strict=True))
+                             + " SET #ttl = :ttl",
+            ExpressionAttributeNames={**names, "#ttl": TTL_ATTRIBUTE},
+            ExpressionAttributeValues={**values,
+                                       ":ttl": {"N": str(epoch(hour + HOUR + KEPT_FOR))}},
+        )
 
     def totals(self, traffic: Traffic, first: datetime, last: datetime) -> Totals:
         """The totals items are known in advance: one BatchGetItem per 100 of them (a day is

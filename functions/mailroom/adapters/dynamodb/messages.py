@@ -5,6 +5,7 @@ invocations."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from ...shape import MESSAGES_AWAITING_OUTCOME, MESSAGES_BY_SES_ID
 from ..batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches
 from .codec import epoch, from_item, to_attribute, to_item
 from .conditions import is_conditional_failure
+from .timeline import key_digest, read_entry, stored_entry
 
 SES_MESSAGE_ID_INDEX = MESSAGES_BY_SES_ID.name
 AWAITING_HOUR = MESSAGES_AWAITING_OUTCOME.partition_key
@@ -28,6 +30,12 @@ def awaiting_hour(at: datetime) -> str:
     the sweep reads only the hours it is due to look at."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H")
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem's limit per call
+# An entry not in the timeline yet: neither its key's digest nor (in an item written before
+# the digests) the key itself is in `event_keys`.
+NOT_SEEN = "NOT contains(event_keys, :digest) AND NOT contains(event_keys, :key)"
+# Written as given: the rest (events, status) each have their own encoding; empty lists and
+# maps are left out, as the model's defaults give them back.
+_STORED_FIELDS = set(Message.model_fields) - {"events", "status"}
 
 
 class DynamoMessageStore:
@@ -146,7 +154,7 @@ class DynamoMessageStore:
                     "events = list_append(events, :event) REMOVE failure ADD event_keys :keys"),
                 ConditionExpression=(
                     "#status = :failed AND failure.reason = :exhausted "
-                    "AND attribute_not_exists(ses_message_id) AND NOT contains(event_keys, :key)"),
+                    f"AND attribute_not_exists(ses_message_id) AND {NOT_SEEN}"),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":queued": {"S": Status.QUEUED.value},
@@ -154,9 +162,10 @@ class DynamoMessageStore:
                     ":failed": {"S": Status.FAILED.value},
                     ":exhausted": {"S": RETRIES_EXHAUSTED},
                     ":at": {"S": event.at.isoformat()},
-                    ":event": {"L": [to_attribute(event.model_dump(mode="json"))]},
+                    ":event": {"L": [to_attribute(stored_entry(event))]},
                     ":key": {"S": event.key},
-                    ":keys": {"SS": [event.key]},
+                    ":digest": {"S": key_digest(event.key)},
+                    ":keys": {"SS": [key_digest(event.key)]},
                 })
         except ClientError as error:
             if is_conditional_failure(error):
@@ -172,38 +181,32 @@ class DynamoMessageStore:
         failure: Failure | None = None,
         ses_message_id: str | None = None,
     ) -> bool:
-        appended = self._append_event(message_id, event, ses_message_id)
-        # Applied even for a duplicate event: if a crash came between the two writes, the
-        # redelivered event still moves the status. The rank condition keeps it idempotent.
-        if status is not None:
-            self._advance_status(message_id, status, failure, event.at)
+        if status is None:
+            return self._update(message_id, _Update.appending(event, ses_message_id),
+                                f"attribute_exists(id) AND {NOT_SEEN}")
+        # The usual case, a new event that moves the status on: one write.
+        both = _Update.appending(event, ses_message_id).merge(
+            _Update.advancing(status, failure, event.at))
+        if self._update(message_id, both,
+                        f"attribute_exists(id) AND {NOT_SEEN} AND status_rank < :rank"):
+            return True
+        # Seen before, or the status is already as far: each part under its own condition.
+        # The status moves even for a duplicate event (an earlier attempt may have recorded
+        # the entry alone); the rank condition keeps that idempotent.
+        appended = self._update(message_id, _Update.appending(event, ses_message_id),
+                                f"attribute_exists(id) AND {NOT_SEEN}")
+        self._update(message_id, _Update.advancing(status, failure, event.at),
+                     "attribute_exists(id) AND status_rank < :rank")
         return appended
 
-    def _append_event(
-        self, message_id: str, event: TimelineEvent, ses_message_id: str | None
-    ) -> bool:
-        update = (
-            "SET events = list_append(if_not_exists(events, :empty), :event), updated_at = :at"
-        )
-        values: dict[str, Any] = {
-            ":empty": {"L": []},
-            ":event": {"L": [to_attribute(event.model_dump(mode="json"))]},
-            ":at": {"S": event.at.isoformat()},
-            ":key": {"S": event.key},
-            ":keys": {"SS": [event.key]},
-        }
-        if ses_message_id:
-            update += ", ses_message_id = if_not_exists(ses_message_id, :sid)"
-            values[":sid"] = {"S": ses_message_id}
-        update += " REMOVE lease_until" if ses_message_id else ""
-        update += " ADD event_keys :keys"
+    def _update(self, message_id: str, update: _Update, condition: str) -> bool:
+        """One conditional UpdateItem; False when its condition refused it."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={"id": {"S": message_id}},
-                UpdateExpression=update,
-                ConditionExpression="attribute_exists(id) AND NOT contains(event_keys, :key)",
-                ExpressionAttributeValues=values,
+                ConditionExpression=condition,
+                **update.parameters(),
             )
             return True
         except ClientError as error:
@@ -211,45 +214,86 @@ class DynamoMessageStore:
                 return False
             raise
 
-    def _advance_status(
-        self, message_id: str, status: Status, failure: Failure | None, at: datetime
-    ) -> None:
-        update = "SET #status = :status, status_rank = :rank, updated_at = :at"
-        values: dict[str, Any] = {
-            ":status": {"S": status.value},
-            ":rank": {"N": str(status.rank)},
-            ":at": {"S": at.isoformat()},
-        }
+
+@dataclass
+class _Update:
+    """The parts of one UpdateExpression, so a timeline entry and a status move can be
+    written apart or together."""
+
+    sets: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    adds: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def appending(cls, event: TimelineEvent, ses_message_id: str | None) -> _Update:
+        update = cls(
+            sets=["events = list_append(if_not_exists(events, :empty), :event)",
+                  "updated_at = :at"],
+            adds=["event_keys :keys"],
+            values={":empty": {"L": []},
+                    ":event": {"L": [to_attribute(stored_entry(event))]},
+                    ":at": {"S": event.at.isoformat()},
+                    ":key": {"S": event.key},
+                    ":digest": {"S": key_digest(event.key)},
+                    ":keys": {"SS": [key_digest(event.key)]}})
+        if ses_message_id:
+            update.sets.append("ses_message_id = if_not_exists(ses_message_id, :sid)")
+            update.removes.append("lease_until")
+            update.values[":sid"] = {"S": ses_message_id}
+        return update
+
+    @classmethod
+    def advancing(cls, status: Status, failure: Failure | None, at: datetime) -> _Update:
+        update = cls(
+            sets=["#status = :status", "status_rank = :rank", "updated_at = :at"],
+            names={"#status": "status"},
+            values={":status": {"S": status.value}, ":rank": {"N": str(status.rank)},
+                    ":at": {"S": at.isoformat()}})
         if failure is not None:
-            update += ", failure = :failure"
-            values[":failure"] = to_attribute(failure.model_dump(mode="json"))
+            update.sets.append("failure = :failure")
+            update.values[":failure"] = to_attribute(failure.model_dump(mode="json"))
         # Into the sparse index on `sent`, out of it on any outcome.
         if status is Status.SENT:
-            update += f", {AWAITING_HOUR} = :hour, {AWAITING_SINCE} = :at"
-            values[":hour"] = {"S": awaiting_hour(at)}
+            update.sets += [f"{AWAITING_HOUR} = :hour", f"{AWAITING_SINCE} = :at"]
+            update.values[":hour"] = {"S": awaiting_hour(at)}
         else:
-            update += f" REMOVE {AWAITING_HOUR}"
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"id": {"S": message_id}},
-                UpdateExpression=update,
-                ConditionExpression="attribute_exists(id) AND status_rank < :rank",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if not is_conditional_failure(error):
-                raise
+            update.removes += [AWAITING_HOUR, AWAITING_SINCE]
+        return update
+
+    def merge(self, other: _Update) -> _Update:
+        """Both updates in one; a path both set (updated_at) is set once, to the same
+        value."""
+        return _Update(
+            sets=list(dict.fromkeys(self.sets + other.sets)),
+            removes=list(dict.fromkeys(self.removes + other.removes)),
+            adds=self.adds + other.adds,
+            names=self.names | other.names,
+            values=self.values | other.values)
+
+    def parameters(self) -> dict[str, Any]:
+        clauses = [("SET", self.sets), ("REMOVE", self.removes), ("ADD", self.adds)]
+        parameters: dict[str, Any] = {
+            "UpdateExpression": " ".join(f"{verb} {', '.join(parts)}"
+                                         for verb, parts in clauses if parts),
+            "ExpressionAttributeValues": self.values}
+        if self.names:
+            parameters["ExpressionAttributeNames"] = self.names
+        return parameters
 
 
 def _to_item(message: Message) -> dict[str, Any]:
-    data = message.model_dump(mode="json", exclude_none=True)
-    data["status_rank"] = message.status.rank
+    data = message.model_dump(mode="json", exclude_none=True,
+                              exclude_defaults=True, include=_STORED_FIELDS)
+    data.update(status=message.status.value, status_rank=message.status.rank)
     if message.events:
-        data["event_keys"] = {event.key for event in message.events}
+        data["events"] = [stored_entry(event) for event in message.events]
+        data["event_keys"] = {key_digest(event.key) for event in message.events}
     return to_item(data)
 
 
 def _to_message(item: dict[str, Any]) -> Message:
-    return Message.model_validate(from_item(item))
+    data = from_item(item)
+    data["events"] = [read_entry(entry) for entry in data.get("events", [])]
+    return Message.model_validate(data)
