@@ -205,7 +205,9 @@ def _record_one(
                           detail=detail),
             status=status if moves else None,
             failure=failure if moves else None,
-            ses_message_id=event.ses_message_id,
+            # Recorded from the event only when the sender could not (it stopped after SES
+            # took the mail): a write that leaves the id as it is still touches its index.
+            ses_message_id=event.ses_message_id if message.ses_message_id is None else None,
         )
         counted = counted_event(event) if appended and not auto_reply else None
         if counters is not None and counted is not None:
