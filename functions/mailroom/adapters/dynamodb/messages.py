@@ -22,7 +22,8 @@ from .timeline import key_digest, read_entry, stored_entry
 
 SES_MESSAGE_ID_INDEX = MESSAGES_BY_SES_ID.name
 AWAITING_HOUR = MESSAGES_AWAITING_OUTCOME.partition_key
-AWAITING_SINCE = MESSAGES_AWAITING_OUTCOME.sort_key
+assert MESSAGES_AWAITING_OUTCOME.sort_key is not None
+AWAITING_SINCE: str = MESSAGES_AWAITING_OUTCOME.sort_key
 
 
 def awaiting_hour(at: datetime) -> str:
