@@ -1,6 +1,5 @@
 """Keeping under the SES maximum send rate: a token bucket shared by the threads of one
-Lambda instance, paced a little under the rate, which slows down when SES throttles and
-creeps back up on success."""
+Lambda instance, which slows down when SES throttles and creeps back up on success."""
 
 from __future__ import annotations
 
@@ -9,22 +8,17 @@ import threading
 import time
 from collections.abc import Callable
 
-# SES counts sends in a sliding second, and each call reaches it a few milliseconds after its
-# turn here, some sooner than others: paced exactly at the rate, that jitter makes bursts over
-# it. A little under, it rarely does.
-HEADROOM = 0.95
 # A throttle means a burst got through, not that the rate is wrong: slow down by a quarter
-# (not half: the time at the lower rate is what is lost), back to full over ~10 successes.
+# (not half: the time at the lower rate is what is lost), back to full over 5 successes.
 THROTTLED_FACTOR = 0.75
 
 
 class SendPacer:
-    def __init__(self, rate_per_second: float, *, headroom: float = HEADROOM,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, rate_per_second: float, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
-        self.max_rate = rate_per_second * headroom
+        self.max_rate = rate_per_second
         self.rate = self.max_rate
         self._clock = clock
         self._sleep = sleep
