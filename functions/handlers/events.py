@@ -148,11 +148,13 @@ def handler(event: dict[str, Any], context: LambdaContext,
             _write_counts(counts)
         _guard_reputation(deps)
         return None
-    response = process_partial_response(
-        event=event, record_handler=partial(_handle_sqs_record, deps=deps, counts=counts),
-        processor=processor, context=context,
-    )
-    _write_counts(counts)
+    try:
+        response = process_partial_response(
+            event=event, record_handler=partial(_handle_sqs_record, deps=deps, counts=counts),
+            processor=processor, context=context,
+        )
+    finally:
+        _write_counts(counts)  # what the applied records counted, whatever failed after
     _guard_reputation(deps)
     return response
 
