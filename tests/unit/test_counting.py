@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 
 from mailroom.counting import (
+    CountedEvent,
     Outcome,
+    PendingCounts,
     Traffic,
     counted_event,
     hour_of,
@@ -21,6 +24,7 @@ from mailroom.counting import (
 )
 from mailroom.models import CANARY_TAG
 from mailroom.ses_events import SesEvent, parse_ses_notification
+from tests.fakes import FakeCounters
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "ses"
 
@@ -143,3 +147,35 @@ def test_hours_run_from_the_first_ones_to_the_last_ones_both_included():
     assert [hour.hour for hour in hours_between(first, last)] == [23, 0, 1]
     assert list(hours_between(last, first)) == []
     assert hour_of(first) == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+
+
+class RecordingCounters(FakeCounters):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[list[CountedEvent]] = []
+
+    def add_many(self, counted: Iterable[CountedEvent]) -> None:
+        batch = list(counted)
+        self.writes.append(batch)
+        super().add_many(batch)
+
+
+def test_a_batchs_counts_wait_and_are_written_together():
+    # Given the counts of a batch's records, gathered while they are applied
+    counters = RecordingCounters()
+    pending = PendingCounts(counters)
+    hour = datetime(2026, 11, 22, 18, tzinfo=UTC)
+    for outcome in (Outcome.SEND, Outcome.SEND, Outcome.DELIVERY):
+        pending.add(CountedEvent(hour=hour, traffic=Traffic.REAL, outcome=outcome,
+                                 reason=None, domain="example.com"))
+
+    # Then nothing is written until the batch ends, and reads do not see them yet
+    assert counters.writes == []
+    assert pending.totals(Traffic.REAL, hour, hour)[Outcome.SEND] == 0
+
+    # When it ends, Then all of them go in one add_many, once
+    assert pending.flush() == 3
+    assert pending.flush() == 0
+    assert [len(batch) for batch in counters.writes] == [3]
+    assert counters.totals(Traffic.REAL, hour, hour) == no_totals() | {
+        Outcome.SEND: 2, Outcome.DELIVERY: 1}
