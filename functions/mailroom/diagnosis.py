@@ -55,6 +55,9 @@ ACTIONS = {
     ),
     "rejected": "Remove what SES flagged (it found a virus in the message) and send again.",
     "unsubscribed": "The recipient unsubscribed; stop sending them this kind of mail.",
+    # Each message's own failure says which value SES could not render (diagnose below).
+    "rendering_failed": "Fix the template data: each failed message says what SES could not "
+                        "render (mailroom status ID).",
 }
 
 # The content was refused, but the bounce was Permanent, so the address was suppressed too.

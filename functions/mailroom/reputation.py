@@ -41,6 +41,11 @@ class Thresholds:
                                             or complaint_rate >= self.complaint_rate)
 
 
+# Where SES's own review of the account starts (not a setting: SES decides it). SES reviews
+# from its own volume floor, which it does not publish.
+SES_REVIEW = Thresholds(bounce_rate=0.05, complaint_rate=0.001, min_sends=0)
+
+
 @dataclass(frozen=True)
 class ReputationPolicy:
     window: timedelta

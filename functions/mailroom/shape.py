@@ -532,6 +532,7 @@ class Routes:
     get_sending: Route = Route("GET", "/v1/sending", "getSending")
     put_sending: Route = Route("PUT", "/v1/sending", "putSending")
     get_reputation: Route = Route("GET", "/v1/reputation", "getReputation")
+    get_stats: Route = Route("GET", "/v1/stats", "getStats")
     # One-click unsubscribe (RFC 8058): a signed token in the path stands in for the key.
     unsubscribe_page: Route = Route("GET", "/v1/unsubscribe/<token>", "getUnsubscribe",
                                     public=True)

@@ -73,15 +73,22 @@ def test_totals_read_a_day_in_batched_gets_without_queries_or_scans(table):
     assert len(called) == -(-24 * SHARDS // 100)  # 100 keys a call
 
 
-def test_the_breakdown_queries_each_hours_shards_and_never_scans(table):
+def test_the_breakdown_queries_only_the_partitions_that_counted_and_never_scans(table):
+    # Given one bounce: its counters (totals, reason, domain) share one hour's shard
     client = boto3.client("dynamodb", region_name=REGION)
     counters = DynamoCounters(table, client=client)
     counters.add(BOUNCE)
     called = operations(client)
 
-    counters.breakdown(HOUR - timedelta(hours=1), HOUR)
+    # When two hours are broken down
+    breakdown = counters.breakdown(HOUR - timedelta(hours=1), HOUR)[Traffic.REAL]
 
-    assert called == ["Query"] * (2 * SHARDS)
+    # Then every class's totals of both hours' shards are batch-read, and one query reads
+    # the one partition that holds counts
+    totals_keys = 2 * SHARDS * len(Traffic)
+    assert called == ["BatchGetItem"] * -(-totals_keys // 100) + ["Query"]
+    assert breakdown.totals[Outcome.HARD_BOUNCE] == 1
+    assert set(breakdown.by_reason) == {BOUNCE.reason}
 
 
 def test_the_events_function_counts_a_new_outcome_once_in_its_own_table(function_env, table):

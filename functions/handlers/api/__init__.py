@@ -1,7 +1,7 @@
 """API Lambda (DESIGN §4): the entry point. It joins one router per resource, checks what
 needs the raw body before routing, and maps every error to the contract's error body in one
-place. The routes live in emails, suppressions, templates, sending and meta; their bodies in
-models."""
+place. The routes live in emails, suppressions, templates, sending, reputation, stats,
+unsubscribe and meta; their bodies in models."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from . import (
     problems,
     reputation,
     sending,
+    stats,
     suppressions,
     templates,
     unsubscribe,
@@ -54,7 +55,8 @@ app.configure_openapi(
                                            "in": "header"}}),
     security=[{"apiKey": []}],
 )
-for module in (emails, suppressions, templates, sending, reputation, unsubscribe, meta):
+for module in (emails, suppressions, templates, sending, reputation, stats, unsubscribe,
+               meta):
     app.include_router(module.router)
 # Methods that carry a body worth reading; a body on anything else is ignored, as routed.
 BODY_METHODS = ("POST", "PUT")

@@ -49,7 +49,7 @@ from .codec import epoch
 # before throttling even if every mail bounced, ~4,000 when they are delivered.
 SHARDS = 8
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
-# Breakdown queries in flight at once: a week is 168 hours x SHARDS partitions.
+# Breakdown queries in flight at once: a busy day is 24 hours x SHARDS partitions.
 QUERY_CONCURRENCY = 16
 _HOUR_FORMAT = "%Y-%m-%dT%H"
 
@@ -120,10 +120,18 @@ class DynamoCounters:
 
     def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
         """Reasons and domains are not known in advance, so their keys cannot be listed for
-        BatchGetItem: one Query per (hour, shard) partition reads all of its items."""
+        BatchGetItem: one Query per (hour, shard) partition reads all of its items. Every
+        counted event writes its class's totals item in the partition it lands in, so the
+        totals (batched reads) say which partitions hold anything; only those are queried,
+        and a quiet hour costs no query."""
+        keys = [_key(partition, _counter(traffic, Dimension.TOTAL, ""))
+                for partition in _partitions(first, last) for traffic in Traffic]
+        totals = call_in_batches(keys, BATCH_GET_LIMIT, self._batch_get,
+                                 what="DynamoDB reads", backoff=self.backoff)
+        counted = sorted({item[PARTITION_KEY]["S"] for item in totals})
         breakdowns = no_breakdowns()
         with ThreadPoolExecutor(max_workers=QUERY_CONCURRENCY) as pool:
-            for items in pool.map(self._partition_items, _partitions(first, last)):
+            for items in pool.map(self._partition_items, counted):
                 for item in items:
                     traffic, dimension, value = _parse_counter(item[SORT_KEY]["S"])
                     breakdowns[traffic].add(dimension, value, _counts(item))
