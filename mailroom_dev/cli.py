@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 
 from mailroom import shape
 from mailroom.models import Status
+from mailroom.stats import TrafficChoice
 from mailroom_dev import templates_cli
 
 
@@ -796,6 +797,36 @@ def reputation(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     console.print(f"{figures['sends']} sends of real mail (the guard acts from "
                   f"{warn['min_sends']} to warn, {pause['min_sends']} to pause; mail to the SES "
                   "simulator and the canary does not count).")
+    return None
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option(
+        help="24h, 7d (today and the 6 days before, UTC) or a date (2026-11-24); at most "
+             "31 days back.")] = "7d",
+    traffic: Annotated[TrafficChoice, typer.Option(
+        help="Whose mail: real (what SES and the guard judge), the SES mailbox simulator's, "
+             "the canary's, or all.")] = TrafficChoice.REAL,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Also write a self-contained page of charts to this file.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Volume, outcomes and rates per day, top failure reasons and domains (GET /v1/stats)."""
+    from mailroom_dev import report
+
+    if problem := report.since_problem(since):
+        raise typer.BadParameter(problem, param_hint="--since")
+    api = _settings(ctx).api()
+    stats = report.read_stats(api, since, traffic)
+    if html is not None:
+        report.write_html(stats, html, source=api.target.described_as)
+    if as_json:
+        return _print_json(stats)
+    report.print_report(stats, console)
+    if html is not None:
+        console.print(f"Wrote {html}")
     return None
 
 
