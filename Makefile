@@ -43,6 +43,7 @@ dev: setup
 ## The README's pictures (docs/*.png), taken with the headless chromium the browser tests use.
 screenshots: setup browser
 	$(VENV)/bin/python -m mailroom_dev.local.console_screenshot --output docs/console.png
+	PYTHONPATH=functions:. $(VENV)/bin/python -m mailroom_dev.report_screenshot docs/report.png
 
 ## The whole test suite: unit, integration (moto), infra (CDK + cdk-nag), e2e (local stack).
 test: setup browser

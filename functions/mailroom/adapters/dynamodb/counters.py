@@ -126,11 +126,14 @@ class DynamoCounters:
         and a quiet hour costs no query."""
         keys = [_key(partition, _counter(traffic, Dimension.TOTAL, ""))
                 for partition in _partitions(first, last) for traffic in Traffic]
-        totals = call_in_batches(keys, BATCH_GET_LIMIT, self._batch_get,
-                                 what="DynamoDB reads", backoff=self.backoff)
-        counted = sorted({item[PARTITION_KEY]["S"] for item in totals})
+        chunks = [keys[start:start + BATCH_GET_LIMIT]
+                  for start in range(0, len(keys), BATCH_GET_LIMIT)]
         breakdowns = no_breakdowns()
         with ThreadPoolExecutor(max_workers=QUERY_CONCURRENCY) as pool:
+            totals = pool.map(lambda chunk: call_in_batches(
+                chunk, BATCH_GET_LIMIT, self._batch_get, what="DynamoDB reads",
+                backoff=self.backoff), chunks)
+            counted = sorted({item[PARTITION_KEY]["S"] for items in totals for item in items})
             for items in pool.map(self._partition_items, counted):
                 for item in items:
                     traffic, dimension, value = _parse_counter(item[SORT_KEY]["S"])
