@@ -19,7 +19,7 @@ from mailroom.models import utcnow
 from mailroom.shape import ROUTES
 from mailroom.stats import TrafficChoice, window_start
 
-from .report_html import OUTCOME_SERIES, render
+from .report_html import OUTCOME_SERIES, percent, render
 
 
 class StatsApi(Protocol):
@@ -87,12 +87,12 @@ def _rates(stats: dict[str, Any]) -> Table:
     thresholds = stats["thresholds"]
     table = Table("rate", "over the window", "guard warns", "guard pauses", "SES reviews",
                   title="Rates against the thresholds", title_justify="left")
-    table.add_row("delivery", _percent(stats["rates"]["delivery_rate"]), "", "", "")
+    table.add_row("delivery", percent(stats["rates"]["delivery_rate"]), "", "", "")
     for field in ("bounce_rate", "complaint_rate"):
         table.add_row(field.split("_")[0], _rate(stats["rates"][field], stats, field),
-                      *(_percent(thresholds[name][field])
+                      *(percent(thresholds[name][field])
                         for name in ("warn", "pause", "ses_review")))
-    table.add_row("suppression", _percent(stats["rates"]["suppression_rate"]), "", "", "")
+    table.add_row("suppression", percent(stats["rates"]["suppression_rate"]), "", "", "")
     return table
 
 
@@ -112,7 +112,7 @@ def _domains(stats: dict[str, Any]) -> Table:
     for domain in stats["domains"]:
         table.add_row(escape(domain["domain"]), f"{domain['sent']:,}",
                       f"{domain['failures']:,}", f"{domain['bounced']:,}",
-                      f"{domain['complained']:,}", _percent(domain["failure_rate"]))
+                      f"{domain['complained']:,}", percent(domain["failure_rate"]))
     if not stats["domains"]:
         table.add_row("[green]none[/]", "", "0", "", "", "")
     return table
@@ -122,8 +122,5 @@ def _rate(rate: float, stats: dict[str, Any], field: str) -> Text:
     thresholds = stats["thresholds"]
     style = ("red" if rate >= thresholds["pause"][field] else
              "yellow" if rate >= thresholds["warn"][field] else "green")
-    return Text(_percent(rate), style=style)
+    return Text(percent(rate), style=style)
 
-
-def _percent(rate: float) -> str:
-    return f"{rate:.2%}" if rate >= 0.001 or rate == 0 else f"{rate:.3%}"

@@ -90,8 +90,8 @@ def render(stats: dict[str, Any], *, source: str) -> str:
   <p>Rates are fractions of sends. The reputation guard warns from
   {stats["thresholds"]["warn"]["min_sends"]} and pauses from
   {stats["thresholds"]["pause"]["min_sends"]} sends in its window; SES reviews an account
-  from {_percent(stats["thresholds"]["ses_review"]["bounce_rate"])} bounces or
-  {_percent(stats["thresholds"]["ses_review"]["complaint_rate"])} complaints.
+  from {percent(stats["thresholds"]["ses_review"]["bounce_rate"])} bounces or
+  {percent(stats["thresholds"]["ses_review"]["complaint_rate"])} complaints.
   {escape(note)}</p>
 </footer>
 </main>
@@ -106,15 +106,15 @@ def _tiles(stats: dict[str, Any]) -> str:
     tiles = [
         ("sent", "Sent", f"{totals['sent']:,}", "", ""),
         ("delivered", "Delivered", f"{totals['delivered']:,}",
-         f"{_percent(rates['delivery_rate'])} of sends", ""),
-        ("bounce-rate", "Bounce rate", _percent(rates["bounce_rate"]),
-         f"pause at {_percent(thresholds['pause']['bounce_rate'])}",
+         f"{percent(rates['delivery_rate'])} of sends", ""),
+        ("bounce-rate", "Bounce rate", percent(rates["bounce_rate"]),
+         f"pause at {percent(thresholds['pause']['bounce_rate'])}",
          _level(rates["bounce_rate"], thresholds, "bounce_rate")),
-        ("complaint-rate", "Complaint rate", _percent(rates["complaint_rate"]),
-         f"pause at {_percent(thresholds['pause']['complaint_rate'])}",
+        ("complaint-rate", "Complaint rate", percent(rates["complaint_rate"]),
+         f"pause at {percent(thresholds['pause']['complaint_rate'])}",
          _level(rates["complaint_rate"], thresholds, "complaint_rate")),
         ("suppressed", "Suppressed", f"{totals['suppressed']:,}",
-         f"{_percent(rates['suppression_rate'])} of sends", ""),
+         f"{percent(rates['suppression_rate'])} of sends", ""),
         ("failed", "Failed", f"{totals['failed']:,}", "rejected or not rendered", ""),
     ]
     return '<section class="tiles">' + "".join(
@@ -218,7 +218,7 @@ def _rate_chart(chart: str, field: str, days: list[dict[str, Any]],
             f'data-day="{day["day"]}" data-value="{value!r}" '
             f'x="{frame.left + index * slot + (slot - bar) / 2:.3f}" '
             f'y="{frame.bottom - height:.3f}" width="{bar:.3f}" height="{height:.3f}" '
-            f'fill="{color}" rx="2"><title>{_day_label(day["day"])}: {_percent(value)} '
+            f'fill="{color}" rx="2"><title>{_day_label(day["day"])}: {percent(value)} '
             f"({day['sent']:,} sends)</title></rect>")
     label_ys = _spread([frame.bottom - thresholds[name][field] * scale + 4
                         for name, _, _ in THRESHOLD_LINES], gap=13)
@@ -229,10 +229,10 @@ def _rate_chart(chart: str, field: str, days: list[dict[str, Any]],
             f'<line class="threshold" data-chart="{chart}" data-threshold="{name}" '
             f'data-value="{value!r}" x1="{frame.left}" x2="{frame.left + frame.plot_width}" '
             f'y1="{y:.3f}" y2="{y:.3f}" stroke="{color}" stroke-width="1.5" '
-            f'stroke-dasharray="6 4"><title>{label} at {_percent(value)}</title></line>'
+            f'stroke-dasharray="6 4"><title>{label} at {percent(value)}</title></line>'
             f'<text class="threshold-label" x="{frame.left + frame.plot_width + 6}" '
-            f'y="{label_y:.3f}" fill="{color}">{escape(label)} {_percent(value)}</text>')
-    return _svg(chart, frame, _y_axis(frame, ceiling, _percent) + "".join(marks)
+            f'y="{label_y:.3f}" fill="{color}">{escape(label)} {percent(value)}</text>')
+    return _svg(chart, frame, _y_axis(frame, ceiling, percent) + "".join(marks)
                 + _day_labels(days, frame, slot))
 
 
@@ -321,7 +321,8 @@ def _count(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,g}"
 
 
-def _percent(rate: float) -> str:
+def percent(rate: float) -> str:
+    """A rate as a percentage, with the digits small rates need (0.050%)."""
     if rate == 0:
         return "0%"
     digits = 1 if rate >= 0.01 else 2 if rate >= 0.001 else 3
