@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mailroom import shape
+from mailroom.reputation import SES_REVIEW
 from mailroom.settings import EventsSettings
 
 from .config import MailroomConfig
@@ -162,7 +163,8 @@ class Monitoring(Construct):
                           period=Duration.hours(1)),
                 threshold,
                 f"SES's own {ses_metric} for the account is at {threshold:.2%} or more; SES "
-                "reviews accounts from 5% bounces / 0.1% complaints. Find where the bad "
+                f"reviews accounts from {SES_REVIEW.bounce_rate:.0%} bounces / "
+                f"{SES_REVIEW.complaint_rate:.1%} complaints. Find where the bad "
                 "addresses come from (`mailroom report`, the suppression list) before sending "
                 "more.")
         self._alarm(
