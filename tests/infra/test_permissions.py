@@ -76,6 +76,8 @@ def run_api(module) -> None:
     call("PUT", "/v1/sending", {"paused": True})
     call("GET", "/v1/sending")
     call("PUT", "/v1/sending", {"paused": False})
+    call("GET", "/v1/reputation")
+    call("GET", "/v1/stats", query={"since": "24h"})
 
 
 def run_sender(sender, api, recording, resources) -> None:  # noqa: F811
