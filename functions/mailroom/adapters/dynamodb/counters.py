@@ -49,7 +49,7 @@ from .codec import epoch
 # before throttling even if every mail bounced, ~4,000 when they are delivered.
 SHARDS = 8
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
-# Breakdown queries in flight at once: a busy day is 24 hours x SHARDS partitions.
+# Breakdown queries in flight at once: a week is 168 hours x SHARDS partitions.
 QUERY_CONCURRENCY = 16
 _HOUR_FORMAT = "%Y-%m-%dT%H"
 
@@ -120,21 +120,10 @@ class DynamoCounters:
 
     def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
         """Reasons and domains are not known in advance, so their keys cannot be listed for
-        BatchGetItem: one Query per (hour, shard) partition reads all of its items. Every
-        counted event writes its class's totals item in the partition it lands in, so the
-        totals (batched reads) say which partitions hold anything; only those are queried,
-        and a quiet hour costs no query."""
-        keys = [_key(partition, _counter(traffic, Dimension.TOTAL, ""))
-                for partition in _partitions(first, last) for traffic in Traffic]
-        chunks = [keys[start:start + BATCH_GET_LIMIT]
-                  for start in range(0, len(keys), BATCH_GET_LIMIT)]
+        BatchGetItem: one Query per (hour, shard) partition reads all of its items."""
         breakdowns = no_breakdowns()
         with ThreadPoolExecutor(max_workers=QUERY_CONCURRENCY) as pool:
-            totals = pool.map(lambda chunk: call_in_batches(
-                chunk, BATCH_GET_LIMIT, self._batch_get, what="DynamoDB reads",
-                backoff=self.backoff), chunks)
-            counted = sorted({item[PARTITION_KEY]["S"] for items in totals for item in items})
-            for items in pool.map(self._partition_items, counted):
+            for items in pool.map(self._partition_items, _partitions(first, last)):
                 for item in items:
                     traffic, dimension, value = _parse_counter(item[SORT_KEY]["S"])
                     breakdowns[traffic].add(dimension, value, _counts(item))
