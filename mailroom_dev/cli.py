@@ -265,8 +265,8 @@ def _main(
         envvar="MAILROOM_STACK", metavar="NAME",
         help="A deployed stack's name (reads its outputs).")] = None,
     region: Annotated[str | None, typer.Option(
-        metavar="REGION", help="AWS region of --stack (default: your AWS configuration).",
-    )] = None,
+        "--region", metavar="REGION",
+        help="AWS region of --stack (default: your AWS configuration).")] = None,
     wide: Annotated[bool, typer.Option(
         "--wide", help="Never wrap output lines, whatever the terminal's width (for "
                        "copying long ids, or piping).")] = False,

@@ -57,7 +57,11 @@ def print_report(stats: dict[str, Any], console: Console) -> None:
 
 
 def tables(stats: dict[str, Any]) -> list[Table]:
-    return [_days(stats), _rates(stats), _reasons(stats), _domains(stats)]
+    built = [_days(stats), _rates(stats), _reasons(stats), _domains(stats)]
+    for table in built:
+        for column in table.columns:  # a narrow terminal wraps a cell, never cuts it
+            column.overflow = "fold"
+    return built
 
 
 def _days(stats: dict[str, Any]) -> Table:

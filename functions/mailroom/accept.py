@@ -235,8 +235,9 @@ def _suppressed_error(suppression: Suppression) -> RecipientSuppressed:
     return RecipientSuppressed(
         f"{suppression.email} is on the suppression list ({suppression.reason.value}) since "
         f"{suppression.created_at:%Y-%m-%d}. Mail to it would hurt your sender reputation; "
-        "reach the user another way, or remove the entry with "
-        "DELETE /v1/suppressions/{email} once the address is fixed.",
+        "reach the user another way, or once the address is fixed remove the entry: "
+        f"`mailroom suppressions remove {suppression.email}` "
+        "(DELETE /v1/suppressions/{email}).",
         details={"reason": suppression.reason.value,
                  "since": suppression.created_at.isoformat(),
                  "expires_at": suppression.expires_at.isoformat()

@@ -958,3 +958,10 @@ def test_wide_never_wraps(api):
     result = run("--wide", "suppressions", "get", "ada@example.com")
 
     assert f"  note {'x' * 120}" in result.output.splitlines()
+
+
+def test_the_region_option_is_spelled_as_documented():
+    result = run("--region", "eu-west-1", "--help")
+
+    assert result.exit_code == 0, result.output
+    assert "--region" in result.output
