@@ -585,9 +585,9 @@ def suppressions_export(
     file: Annotated[Path | None, typer.Argument(help="Where to write (default: stdout).")]
     = None,
     reason: Annotated[str | None, typer.Option(
-        metavar="REASON", help="Only this reason: " + REASONS_HELP)] = None,
+        "--reason", metavar="REASON", help="Only this reason: " + REASONS_HELP)] = None,
     category: Annotated[str | None, typer.Option(
-        metavar="CATEGORY",
+        "--category", metavar="CATEGORY",
         help="Only this category's entries (default: all, global and category).")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help='JSON instead of CSV: {"items": [every entry as the API gives it]}.',
@@ -678,7 +678,7 @@ def suppressions_remove(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(metavar="ADDRESS")],
     category: Annotated[str | None, typer.Option(
-        metavar="CATEGORY",
+        "--category", metavar="CATEGORY",
         help="Remove only this category's entry; default: the entry for all mail (also "
              "off SES's account-level list).")] = None,
     as_json: Annotated[bool, typer.Option(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import urllib.error
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -960,8 +961,18 @@ def test_wide_never_wraps(api):
     assert f"  note {'x' * 120}" in result.output.splitlines()
 
 
-def test_the_region_option_is_spelled_as_documented():
-    result = run("--region", "eu-west-1", "--help")
+def test_every_option_is_spelled_in_lower_case():
+    # An option whose metavar is its own name in capitals comes out as --NAME unless its
+    # declaration spells it: none may.
+    from typer.main import get_command
 
-    assert result.exit_code == 0, result.output
-    assert "--region" in result.output
+    def options(command: Any) -> Iterator[str]:
+        for param in command.params:
+            yield from (o for o in getattr(param, "opts", []) if o.startswith("--"))
+        for sub in getattr(command, "commands", {}).values():
+            yield from options(sub)
+
+    spelled = list(options(get_command(cli.app)))
+    assert "--region" in spelled and "--category" in spelled
+    assert [o for o in spelled if o != o.lower()] == []
+    assert run("--region", "eu-west-1", "--help").exit_code == 0

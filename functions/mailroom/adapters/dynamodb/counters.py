@@ -49,7 +49,7 @@ from .codec import epoch
 # before throttling even if every mail bounced, ~4,000 when they are delivered.
 SHARDS = 8
 BATCH_GET_LIMIT = 100  # BatchGetItem's limit per call
-# Breakdown queries in flight at once: a week is 168 hours x SHARDS partitions.
+# Breakdown queries in flight at once: a busy day is 24 hours x SHARDS partitions.
 QUERY_CONCURRENCY = 16
 _HOUR_FORMAT = "%Y-%m-%dT%H"
 
@@ -74,21 +74,24 @@ class DynamoCounters:
     def add_many(self, counted: Iterable[CountedEvent]) -> None:
         """One UpdateItem per counter item, adding every outcome the events bring to it:
         DynamoDB has no batched update, and a transaction would cost twice the write
-        units."""
+        units. One shard per hour per call, so a reason's or a domain's item always sits in a
+        partition its class's totals item is in too (the breakdown reads only those)."""
         increments: dict[tuple[datetime, str], Counter[Outcome]] = defaultdict(Counter)
         for event in counted:
             for dimension, value in event.dimensions:
                 counter = _counter(event.traffic, dimension, value)
                 increments[(hour_of(event.hour), counter)][event.outcome] += 1
+        shards: dict[datetime, int] = {}
         for (hour, counter), outcomes in increments.items():
-            self._add(hour, counter, outcomes)
+            self._add(hour, shards.setdefault(hour, self.shard()), counter, outcomes)
 
-    def _add(self, hour: datetime, counter: str, outcomes: Counter[Outcome]) -> None:
+    def _add(self, hour: datetime, shard: int, counter: str,
+             outcomes: Counter[Outcome]) -> None:
         names = {f"#o{i}": outcome.value for i, outcome in enumerate(outcomes)}
         values = {f":n{i}": {"N": str(count)} for i, count in enumerate(outcomes.values())}
         self.client.update_item(
             TableName=self.table_name,
-            Key=_key(_partition(hour, self.shard()), counter),
+            Key=_key(_partition(hour, shard), counter),
             UpdateExpression="ADD " + ", ".join(f"{name} {value}" for name, value in
                                                 zip(names, values, strict=True))
                              + " SET #ttl = :ttl",
@@ -120,10 +123,21 @@ class DynamoCounters:
 
     def breakdown(self, first: datetime, last: datetime) -> dict[Traffic, Breakdown]:
         """Reasons and domains are not known in advance, so their keys cannot be listed for
-        BatchGetItem: one Query per (hour, shard) partition reads all of its items."""
+        BatchGetItem: one Query per (hour, shard) partition reads all of its items. Every
+        counted event writes its class's totals item in the partition it lands in, so the
+        totals (batched reads) say which partitions hold anything; only those are queried,
+        and a quiet hour costs no query."""
+        keys = [_key(partition, _counter(traffic, Dimension.TOTAL, ""))
+                for partition in _partitions(first, last) for traffic in Traffic]
+        chunks = [keys[start:start + BATCH_GET_LIMIT]
+                  for start in range(0, len(keys), BATCH_GET_LIMIT)]
         breakdowns = no_breakdowns()
         with ThreadPoolExecutor(max_workers=QUERY_CONCURRENCY) as pool:
-            for items in pool.map(self._partition_items, _partitions(first, last)):
+            totals = pool.map(lambda chunk: call_in_batches(
+                chunk, BATCH_GET_LIMIT, self._batch_get, what="DynamoDB reads",
+                backoff=self.backoff), chunks)
+            counted = sorted({item[PARTITION_KEY]["S"] for items in totals for item in items})
+            for items in pool.map(self._partition_items, counted):
                 for item in items:
                     traffic, dimension, value = _parse_counter(item[SORT_KEY]["S"])
                     breakdowns[traffic].add(dimension, value, _counts(item))
