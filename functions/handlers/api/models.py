@@ -5,7 +5,7 @@ schema of every body and a generated client gets typed fields."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import (
@@ -159,7 +159,9 @@ class BatchAccepted(BodyModel):
     results: list[BatchItemAccepted | BatchItemRefused]
 
 
-ImportedReason = Literal["manual", "hard_bounce", "complaint", "unsubscribed"]
+# Every reason an export writes, so an export imports back as it is.
+ImportedReason = Literal["manual", "hard_bounce", "soft_bounce", "complaint", "unsubscribed"]
+assert set(get_args(ImportedReason)) == {reason.value for reason in SuppressionReason}
 
 
 class SuppressionEntry(SuppressionUpdate):
