@@ -53,8 +53,8 @@ def test_an_import_reports_each_row_and_a_second_import_adds_nothing(local_stack
         io.StringIO(digest.read_text()))] == [("imported.four@example.com", "digest")]
     # An export imports as it is, somewhere else or here again: nothing new.
     back = json.loads(mailroom_cli(local_stack, "suppressions", "import", str(exported),
-                                   "--json").stdout)
-    assert (back["added"], back["invalid"]) == (0, [])
+                                   "--json", check=False).stdout)
+    assert (back["added"], back["invalid"]) == (0, []), back  # other tests' entries too
     shown = json.loads(mailroom_cli(local_stack, "suppressions", "get",
                                     "imported.four@example.com", "--json").stdout)
     assert shown["reason"] is None  # no entry for all mail
