@@ -47,7 +47,23 @@ class UvLocalBundling:
             *(arg for name in _SDIST_ONLY for arg in ("--no-binary", name)),
         ]  # fmt: skip
         subprocess.run(command, check=True)
+        _compile_bytecode(out, self._python)
         return True
+
+
+def _compile_bytecode(out: Path, python: str) -> None:
+    """Lambda's /var/task is read-only: without .pyc files in the asset every cold start
+    compiles each module it imports. Only the runtime's own interpreter can compile for
+    it; without one here the asset ships source only and still works."""
+    interpreter = shutil.which(f"python{python}")
+    if interpreter is None:
+        print(f"bundling: no python{python} on PATH, so the Lambda asset carries no "
+              "bytecode (cold starts compile what they import)", file=sys.stderr)
+        return
+    # Unchecked hashes: the zip does not keep the sources' timestamps exactly, and a
+    # timestamp check that fails would recompile at every cold start.
+    subprocess.run([interpreter, "-m", "compileall", "-q", "-j", "0",
+                    "--invalidation-mode", "unchecked-hash", str(out)], check=True)
 
 
 def _uv() -> list[str]:

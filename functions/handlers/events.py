@@ -95,7 +95,8 @@ class Dependencies:
 
         # One client per service, shared by every adapter: each client built costs init time.
         dynamodb = boto3.client("dynamodb")
-        publisher = SnsPublisher(settings.notifications_topic_arn)
+        # Every batch publishes its outcomes: its client is part of init.
+        publisher = SnsPublisher(settings.notifications_topic_arn, boto3.client("sns"))
         counters = DynamoCounters(settings.counters_table, dynamodb)
         switch = gated_switch(
             DynamoSendingSwitch(settings.control_table, dynamodb, cache_seconds=0), settings,

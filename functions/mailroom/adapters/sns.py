@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -15,13 +16,19 @@ SNS_BATCH_LIMIT = 10  # PublishBatch's limit per call
 
 class SnsPublisher:
     """Publishes each notification with a `type` message attribute (email.bounced, …) so
-    subscribers can filter with an SNS filter policy instead of receiving everything."""
+    subscribers can filter with an SNS filter policy instead of receiving everything.
+    Without a `client`, one is made at first use: the API and the sender publish only now
+    and then (an unsubscribe, a failure), and a client costs init time."""
 
     def __init__(self, topic_arn: str, client: Any = None, *,
                  backoff: Backoff = DEFAULT_BACKOFF) -> None:
         self.topic_arn = topic_arn
-        self.client = client or boto3.client("sns")
+        self._client = client
         self.backoff = backoff
+
+    @cached_property
+    def client(self) -> Any:
+        return self._client or boto3.client("sns")
 
     def publish(self, notifications: Sequence[Notification]) -> None:
         entries = [
