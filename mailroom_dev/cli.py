@@ -84,11 +84,18 @@ NO_TARGET = (
 class CliError(Exception):
     """A problem the user can fix, said in plain words; no traceback."""
 
+    code = "cli_error"
+
+    def as_json(self) -> dict[str, Any]:
+        """What `--json` prints on stdout for it: the API's error shape."""
+        return {"error": {"code": self.code, "message": str(self).splitlines()[0]}}
+
 
 class UsageError(CliError):
     """The command was given something it cannot take (DESIGN §3: exit code 2)."""
 
     exit_code = 2
+    code = "usage_error"
 
 
 # --- help that reads well in 80 columns ------------------------------------------------------
@@ -195,6 +202,7 @@ def target_from_stack(stack: str, region: str | None) -> Target:
 class ApiError(CliError):
     def __init__(self, status: int, payload: Any) -> None:
         error = payload.get("error") if isinstance(payload, dict) else None
+        self.payload = payload
         if isinstance(error, dict):
             self.code = str(error.get("code"))
             self.details = error.get("details")
@@ -206,6 +214,11 @@ class ApiError(CliError):
             message = f"HTTP {status}: {payload}"
         super().__init__(message)
         self.status = status
+
+    def as_json(self) -> dict[str, Any]:
+        if isinstance(self.payload, dict) and isinstance(self.payload.get("error"), dict):
+            return self.payload  # the API's own answer, as it came
+        return {"error": {"code": f"http_{self.status}", "message": str(self)}}
 
 
 class Api:
@@ -1360,6 +1373,10 @@ def main() -> int:
     try:
         app()
     except CliError as error:
+        # A script that asked for JSON reads stdout: the error is there too, in the API's
+        # shape (typer keeps each command's options to itself, hence argv).
+        if "--json" in sys.argv[1:]:
+            _print_json(error.as_json())
         errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         return getattr(error, "exit_code", 1)
     return 0

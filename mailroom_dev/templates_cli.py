@@ -126,21 +126,26 @@ def _print_validation(validation: Any) -> None:
 
 @app.command("list")
 def list_templates(source: Source = None, as_json: JsonFlag = False) -> None:
-    """The templates you can send: each one's variables with their types, and the fields
-    of each list's items."""
+    """The templates you can send: each one's category (what a category suppression or an
+    unsubscribe stops), its variables with their types, and the fields of each list's
+    items."""
     from rich.table import Table
 
     from mailroom_dev.cli import _print_json, console
 
     catalog = _catalog(source)
-    items = [{"name": t.name, "subject": t.subject, "variables": list(t.variables),
+    items = [{"name": t.name, "subject": t.subject, "category": t.category,
+              "unsubscribe": t.unsubscribe, "variables": list(t.variables),
               "types": dict(t.types), "lists": {k: list(v) for k, v in t.lists.items()}}
              for t in catalog]
     if as_json:
         return _print_json({"items": items})
-    table = Table("template", "variables", "list fields", title="Templates")
+    table = Table("template", "category", "variables", "list fields", title="Templates")
     for item in items:
-        table.add_row(item["name"], ", ".join(
+        category = item["category"] or "-"
+        if item["unsubscribe"]:
+            category += " (one-click unsubscribe)"
+        table.add_row(item["name"], category, ", ".join(
             f"{name} ({kind if isinstance(kind, str) else 'list'})"
             for name, kind in item["types"].items()),
             "; ".join(f"{name}: {', '.join(fields) or 'plain values'}"

@@ -609,6 +609,37 @@ def test_an_api_error_is_shown_as_its_message_and_code(api, monkeypatch, capsys)
     assert "Traceback" not in err
 
 
+def test_with_json_an_api_error_is_the_apis_body_on_stdout(api, monkeypatch, capsys):
+    refusal = {"error": {"code": "invalid_address", "message": "`to` looks like a typo.",
+                         "details": {"field": "to", "suggestion": "ada@gmail.com"}}}
+    api.answer("POST", "/v1/emails", ApiError(422, refusal))
+
+    status, out, err = run_main(monkeypatch, capsys, "send", "--to", "ada@gmial.com",
+                                "--template", "welcome", "--json")
+
+    assert status == 1
+    assert json.loads(out) == refusal
+    assert "invalid_address, HTTP 422" in err
+
+
+def test_with_json_an_error_of_the_cli_itself_is_in_the_same_shape(monkeypatch, capsys):
+    monkeypatch.setenv("MAILROOM_API_URL", "https://api.example.com")
+
+    status, out, _ = run_main(monkeypatch, capsys, "reputation", "--json")
+
+    assert status == 1
+    error = json.loads(out)["error"]
+    assert error["code"] == "cli_error" and "MAILROOM_API_KEY" in error["message"]
+
+
+def test_without_json_an_error_leaves_stdout_empty(api, monkeypatch, capsys):
+    api.answer("GET", "/v1/reputation", ApiError(502, "Bad Gateway"))
+
+    status, out, _ = run_main(monkeypatch, capsys, "reputation")
+
+    assert status == 1 and out == ""
+
+
 def test_an_error_body_outside_the_contract_is_shown_with_its_status(api, monkeypatch, capsys):
     api.answer("GET", "/v1/reputation", ApiError(502, "Bad Gateway"))
 

@@ -117,6 +117,18 @@ def test_list_gives_variables_types_and_list_fields():
     assert items["password_reset"]["types"]["expires_in_minutes"] == "number"
 
 
+def test_list_says_which_category_each_template_belongs_to():
+    result = run("list")  # on a 300-column console
+
+    rows = {line.split()[1]: line for line in result.output.splitlines()
+            if line.startswith("│") and len(line.split()) > 3}
+    assert "digest (one-click unsubscribe)" in rows["weekly_digest"]
+    assert rows["password_reset"].split("│")[2].strip() == "-"
+    assert {(item["name"], item["category"]) for item in json.loads(
+        run("list", "--json").output)["items"]} >= {("weekly_digest", "digest"),
+                                                    ("password_reset", None)}
+
+
 def test_preview_renders_the_example_with_data_over_it():
     result = run("preview", "welcome", "--data", '{"name": "Grace"}', "--json")
 
