@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from infra.gateway_errors import BY_RESPONSE_TYPE
 from mailroom import shape
 
-from .httpserver import BodyTooLarge, JsonRequestHandler, LoopbackServer
+from .httpserver import BodyTooLarge, JsonRequestHandler, LoopbackServer, Served
 from .lambda_runtime import LambdaFunction
 from .logs import about
 from .resources import ACCOUNT_ID
@@ -99,25 +99,11 @@ def _path_parameters(resource: str, path: str) -> dict[str, str] | None:
     return parameters
 
 
-class ApiGatewayEmulator:
+class ApiGatewayEmulator(Served):
     def __init__(self, function: LambdaFunction, api_key: str, port: int = 0) -> None:
         self.function = function
         self.api_key = api_key
         self._server = LoopbackServer(_ApiRequestHandler, port, app=self)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def is_authorized(self, route: Route, headers: dict[str, str]) -> bool:
         if not route.api_key_required:

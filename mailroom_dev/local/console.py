@@ -40,7 +40,7 @@ from .console_data import (
     PreviewFailed,
     TemplatePreviews,
 )
-from .httpserver import LOOPBACK, BodyTooLarge, JsonRequestHandler, LoopbackServer
+from .httpserver import LOOPBACK, BodyTooLarge, JsonRequestHandler, LoopbackServer, Served
 
 log = logging.getLogger("mailroom_dev.local")
 
@@ -66,7 +66,7 @@ _RAW_ROUTE = re.compile(r"/messages/([^/]+)\.eml")
 _PREVIEW_ROUTE = re.compile(r"/api/templates/([^/]+)/preview")
 
 
-class Console:
+class Console(Served):
     """Serves the console on 127.0.0.1:`port` (0 picks a free port)."""
 
     def __init__(self, outbox: Outbox, pipeline: Pipeline, templates: TemplatePreviews,
@@ -75,20 +75,6 @@ class Console:
         self.pipeline = pipeline
         self.templates = templates
         self._server = LoopbackServer(_ConsoleRequestHandler, port, app=self)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     # -- what the routes answer ---------------------------------------------------------
 

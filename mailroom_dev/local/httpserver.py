@@ -53,6 +53,27 @@ class LoopbackServer:
         self._httpd.server_close()
 
 
+class Served:
+    """What an emulator serving through a LoopbackServer (`self._server`) offers its
+    owner: where it listens, and starting and stopping it."""
+
+    _server: LoopbackServer
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
 class JsonRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mailroom-local"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .httpserver import JsonRequestHandler, LoopbackServer
+from .httpserver import JsonRequestHandler, LoopbackServer, Served
 from .resources import ACCOUNT_ID, REGION
 
 log = logging.getLogger("mailroom_dev.local")
@@ -89,7 +89,7 @@ class EventSourceMapping:
         }
 
 
-class LambdaApi:
+class LambdaApi(Served):
     """Serves the mappings on loopback; `url` goes into AWS_ENDPOINT_URL_LAMBDA."""
 
     def __init__(self, mappings: list[EventSourceMapping], port: int = 0) -> None:
@@ -97,16 +97,6 @@ class LambdaApi:
         # By function name; each has `invoke(event) -> response` (LambdaFunction).
         self.functions: dict[str, Any] = {}
         self._server = LoopbackServer(_LambdaRequestHandler, port, app=self)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    def start(self) -> None:
-        self._server.start()
-
-    def stop(self) -> None:
-        self._server.stop()
 
     def mapping(self, mapping_id: str) -> EventSourceMapping:
         if mapping_id not in self.mappings:

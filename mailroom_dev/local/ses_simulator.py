@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from mailroom.ses_events import SUBSCRIBED_KINDS
 
-from .httpserver import JsonRequestHandler, LoopbackServer
+from .httpserver import JsonRequestHandler, LoopbackServer, Served
 from .logs import SES, SES_LOGGER, about, about_mail
 from .outbox import OutgoingEmail, build_mime, headers_for_event, write_eml
 from .resources import ACCOUNT_ID, REGION
@@ -259,7 +259,7 @@ def _template_headers(content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
-class SesSimulator:
+class SesSimulator(Served):
     def __init__(
         self,
         *,
@@ -297,14 +297,6 @@ class SesSimulator:
         self._lock = threading.Lock()
         self.dispatcher = EventDispatcher(sns, ses_events_topic_arn)
         self._server = LoopbackServer(_SesRequestHandler, port, app=self)
-
-    @property
-    def url(self) -> str:
-        return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     def start(self) -> None:
         self.dispatcher.start()

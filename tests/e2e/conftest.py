@@ -179,3 +179,14 @@ def local_aws(config: dict[str, Any], service: str, endpoint: str) -> Any:
 
     return boto3.client(service, endpoint_url=config[endpoint], region_name=config["region"],
                         aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def wait_for(check: Any, timeout: float = 30, what: str = "the condition") -> Any:
+    """The first truthy answer of `check`, asked every 0.2 s; a test failure after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")

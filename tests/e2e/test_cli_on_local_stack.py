@@ -21,7 +21,7 @@ import pytest
 
 from mailroom_dev.tail import QUEUE_PREFIX, TAG_CREATED, TAG_HOST, TAG_PID
 
-from .conftest import REPO_ROOT, WELCOME, Api, local_aws, mailroom_cli
+from .conftest import REPO_ROOT, WELCOME, Api, local_aws, mailroom_cli, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +48,6 @@ def subscribed(config: dict[str, Any]) -> set[str]:
         TopicArn=config["notifications_topic_arn"])["Subscriptions"]}
 
 
-def wait_for(condition: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGINT)  # Ctrl-C
     return process.wait(timeout=20)
@@ -70,7 +61,7 @@ def test_two_tails_both_see_an_event_and_their_queues_go_when_they_stop(
     pids = {str(reader.pid) for reader in readers}
     try:
         wait_for(lambda: pids <= {tags.get(TAG_PID) for tags in tail_queues(sqs).values()},
-                 "both tails to subscribe")
+                 what="both tails to subscribe")
         time.sleep(1)  # moto applies a new subscription on its next publish
         status, accepted = api.send("success@simulator.amazonses.com")
         assert status == 202, accepted
@@ -80,7 +71,8 @@ def test_two_tails_both_see_an_event_and_their_queues_go_when_they_stop(
             return any(json.loads(line).get("message_id") == accepted["id"]
                        and json.loads(line)["type"] == "email.delivered" for line in lines)
 
-        wait_for(lambda: delivered(1) and delivered(2), "both tails to print the delivery")
+        wait_for(lambda: delivered(1) and delivered(2),
+                 what="both tails to print the delivery")
     finally:
         codes = [stop(reader) for reader in readers]
 

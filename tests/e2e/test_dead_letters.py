@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Api, mailroom_cli, running_stack
+from .conftest import Api, mailroom_cli, running_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -32,26 +32,18 @@ def simulator(config: dict[str, Any], method: str, path: str, body: Any = None) 
         return json.load(response)
 
 
-def wait_for(check, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.3)
-    pytest.fail("timed out")
-
-
 def test_a_poisoned_send_is_shown_then_redriven_to_delivery(quick_retry_stack):
     config, api = quick_retry_stack, Api(quick_retry_stack)
     simulator(config, "POST", "/_simulator/faults", {"server_error": 8})  # every attempt
     message_id = api.send("success+dlq@simulator.amazonses.com")[1]["id"]
-    wait_for(lambda: api.call("GET", f"/v1/emails/{message_id}")[1]["status"] == "failed")
+    wait_for(lambda: api.call("GET", f"/v1/emails/{message_id}")[1]["status"] == "failed",
+             timeout=60)
 
     def dead_lettered() -> dict[str, Any] | None:
         shown = json.loads(mailroom_cli(config, "dlq", "show", "send", "--json").stdout)
         return shown if shown["count"] == 1 else None
 
-    shown = wait_for(dead_lettered)
+    shown = wait_for(dead_lettered, timeout=60)
     [letter] = shown["messages"]
     assert (letter["message_id"], letter["to"], letter["reason"]) == (
         message_id, "s***@simulator.amazonses.com", "retries_exhausted")

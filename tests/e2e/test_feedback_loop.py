@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Api, local_aws, mailroom_cli
+from .conftest import Api, local_aws, mailroom_cli, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +22,6 @@ def events_consumer(config: dict[str, Any]) -> tuple[Any, str]:
     [mapping] = client.list_event_source_mappings(
         FunctionName="mailroom-events")["EventSourceMappings"]
     return client, mapping["UUID"]
-
-
-def wait_for(check, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    pytest.fail("timed out")
 
 
 @pytest.fixture

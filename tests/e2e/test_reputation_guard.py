@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Api, local_aws, mailroom_cli, running_stack
+from .conftest import Api, local_aws, mailroom_cli, running_stack, wait_for
 
 pytestmark = pytest.mark.e2e
 TEST_DOMAIN = "test.mailroom.example"
@@ -32,15 +32,6 @@ def guarded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     state_dir = tmp_path_factory.mktemp("mailroom-guard")
     yield from running_stack(state_dir, reputation_pause_min_sends=str(MIN_SENDS),
                              reputation_warn_min_sends="10", sim_max_send_rate=str(SEND_RATE))
-
-
-def wait_for(check, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    pytest.fail("timed out")
 
 
 def consumer_state(config: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -12,6 +13,9 @@ from ..models import Notification
 from .batching import DEFAULT_BACKOFF, Answer, Backoff, call_in_batches, failed_entries
 
 SNS_BATCH_LIMIT = 10  # PublishBatch's limit per call
+# boto3's default session is not safe to build clients from concurrently, and the sender
+# publishes from its worker threads.
+_CLIENT_LOCK = threading.Lock()
 
 
 class SnsPublisher:
@@ -28,7 +32,8 @@ class SnsPublisher:
 
     @cached_property
     def client(self) -> Any:
-        return self._client or boto3.client("sns")
+        with _CLIENT_LOCK:
+            return self._client or boto3.client("sns")
 
     def publish(self, notifications: Sequence[Notification]) -> None:
         entries = [
