@@ -69,7 +69,9 @@ console = Console()
 errors = Console(stderr=True)
 
 FINAL_STATUSES = {status.value for status in Status if status.is_final}
-FAILED_STATUSES = FINAL_STATUSES - {Status.DELIVERED.value}
+# A complaint comes only after a delivery: complained mail was delivered.
+DELIVERED_STATUSES = {Status.DELIVERED.value, Status.COMPLAINED.value}
+FAILED_STATUSES = FINAL_STATUSES - DELIVERED_STATUSES
 STATUS_STYLE = {
     "queued": "yellow", "sent": "cyan", "unconfirmed": "yellow", "delayed": "yellow",
     "delivered": "green", "bounced": "red", "rejected": "red", "render_failed": "red",
@@ -397,7 +399,10 @@ def status(
 def _exit_unless_delivered(message: dict[str, Any], timeout: float, quiet: bool) -> None:
     """What `--wait` asked for failed unless the mail was delivered: exit code 1 then."""
     status = message["status"]
-    if status not in FAILED_STATUSES and status in FINAL_STATUSES:
+    if status in DELIVERED_STATUSES:
+        if status == Status.COMPLAINED.value and not quiet:
+            errors.print(f"{message['id']} was delivered, then complained about: the address "
+                         "is suppressed now.", highlight=False)
         return
     if not quiet:
         errors.print(f"{message['id']} {'ended' if status in FINAL_STATUSES else 'is still'}"
@@ -634,7 +639,10 @@ def suppressions_export(
             print(document)
     if file is not None:
         assert isinstance(out, io.StringIO)
-        file.write_text(out.getvalue(), encoding="utf-8")
+        try:
+            file.write_text(out.getvalue(), encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"Cannot write {file}: {error.strerror}.") from None
         errors.print(f"Wrote {count} entries to {file}.")
 
 
@@ -645,8 +653,11 @@ def suppressions_get(ctx: typer.Context, email: str, as_json: JsonFlag = False) 
         item = _settings(ctx).api().call("GET", _suppression_path(email))
     except ApiError as error:
         if error.status == 404:
-            console.print(f"{email} is not suppressed.")
-            _print_history((error.details or {}).get("history") or [])
+            if as_json:
+                _print_json(error.as_json())
+            else:
+                console.print(f"{email} is not suppressed.")
+                _print_history((error.details or {}).get("history") or [])
             raise typer.Exit(1) from None
         raise
     if as_json:
@@ -1025,7 +1036,8 @@ def dlq_redrive(
         if malformed:
             errors.print(f"[yellow]{malformed} of them are malformed:[/] nothing will ever "
                          "apply them, so they come straight back to the dead-letter queue. "
-                         "`mailroom dlq show events` shows why.")
+                         "`mailroom dlq show events` shows why; `mailroom dlq delete events "
+                         "--malformed` deletes them.")
     if queue is DlqName.send:
         store = DynamoMessageStore(access.url("messages_table", "MessagesTableName"),
                                    client=access.client("dynamodb"))
@@ -1040,6 +1052,56 @@ def dlq_redrive(
                   f"({dead.count()} left in the dead-letter queue)"
                   + (f"; reopened {len(reopened)} that had failed every retry." if reopened
                      else "."))
+    return None
+
+
+@dlq_app.command("delete")
+def dlq_delete(
+    ctx: typer.Context,
+    queue: Annotated[DlqName, typer.Argument(help="Which dead-letter queue.")],
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID]...", help="The dead letters to delete: the message id `dlq show` "
+                                "prints (or its sqs_message_id with --json).")] = None,
+    malformed: Annotated[bool, typer.Option(
+        "--malformed", help="Every malformed record in the events queue: nothing will ever "
+                            "apply them.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print {"queue", "deleted", "left", "not_found"}.')] = False,
+) -> None:
+    """Delete dead letters for good: records nothing will ever apply, or mail you decided
+    not to send (its status stays `failed`)."""
+    from mailroom_dev import dlq
+
+    if not ids and not malformed:
+        raise UsageError("Name the dead letters to delete (the ids `mailroom dlq show` "
+                         "prints), or --malformed for the events queue.")
+    if malformed and queue is not DlqName.events:
+        raise UsageError("--malformed is for the events queue, whose records can be "
+                         "malformed; name the dead letters of this one by id.")
+    settings = _settings(ctx)
+    access = aws_access(settings, "`mailroom dlq delete` changes the stack's queues, so it")
+    dead = dlq.DeadLetterQueue(access.client("sqs"), access.url(*DLQ_LOCATIONS[queue][0]))
+    named, found = set(ids or ()), set[str]()
+
+    def wanted(letter: Any) -> bool:
+        matches = dlq.letter_ids(letter) & named
+        found.update(matches)
+        return bool(matches) or (malformed and dlq.events_reason(letter)["reason"]
+                                 == "malformed")
+
+    deleted = dead.delete(wanted)
+    left, not_found = dead.count(), sorted(named - found)
+    if as_json:
+        _print_json({"queue": queue.value, "deleted": deleted, "left": left,
+                     "not_found": not_found})
+    else:
+        console.print(f"Deleted {deleted} dead letter(s) from the {queue.value} queue's "
+                      f"dead-letter queue; {left} left.")
+        if not_found:
+            errors.print(f"[yellow]Not there:[/] {', '.join(not_found)} (`mailroom dlq show "
+                         f"{queue.value}` lists what is).", highlight=False)
+    if not_found:
+        raise typer.Exit(1)
     return None
 
 
@@ -1217,13 +1279,13 @@ def invoke(settings: Settings, spec: shape.Function, event: dict[str, Any]) -> A
 
 def _template_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
     if data is not None and data_file is not None:
-        raise CliError("Give the template data once: --data or --data-file, not both.")
+        raise UsageError("Give the template data once: --data or --data-file, not both.")
     if data_file is not None:
         source = "stdin" if str(data_file) == "-" else str(data_file)
         try:
             text = sys.stdin.read() if source == "stdin" else data_file.read_text(encoding="utf-8")
         except OSError as error:
-            raise CliError(f"Cannot read {source}: {error.strerror}.") from None
+            raise UsageError(f"Cannot read {source}: {error.strerror}.") from None
     elif data is not None:
         source, text = "--data", data
     else:
@@ -1231,9 +1293,9 @@ def _template_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
     try:
         parsed = json.loads(text)
     except ValueError as error:
-        raise CliError(f"{source} is not valid JSON: {error}.") from None
+        raise UsageError(f"{source} is not valid JSON: {error}.") from None
     if not isinstance(parsed, dict):
-        raise CliError(f"{source} must be a JSON object, like '{{\"name\": \"Ada\"}}'.")
+        raise UsageError(f"{source} must be a JSON object, like '{{\"name\": \"Ada\"}}'.")
     return parsed
 
 

@@ -78,6 +78,30 @@ class DeadLetterQueue:
         return sorted(letters.values(),
                       key=lambda letter: letter.first_received or datetime.max.replace(tzinfo=UTC))
 
+    def delete(self, wanted: Callable[[DeadLetter], bool]) -> int:
+        """Delete the messages `wanted` picks among those the queue holds now; every other
+        one is made visible again at once. How many were deleted."""
+        held, seen, deleted = self.count(), set[str](), 0
+        handles: list[str] = []
+        try:
+            while len(seen) < held and (batch := self.sqs.receive_message(
+                    QueueUrl=self.url, MaxNumberOfMessages=10,
+                    VisibilityTimeout=PEEK_VISIBILITY_SECONDS, WaitTimeSeconds=0,
+                    MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])):
+                for message in batch:
+                    fresh = message["MessageId"] not in seen
+                    seen.add(message["MessageId"])
+                    if fresh and wanted(_letter(message)):
+                        self.sqs.delete_message(QueueUrl=self.url,
+                                                ReceiptHandle=message["ReceiptHandle"])
+                        deleted += 1
+                    else:
+                        handles.append(message["ReceiptHandle"])
+        finally:
+            self._release(handles)
+        return deleted
+
     def _release(self, handles: list[str]) -> None:
         for start in range(0, len(handles), 10):
             self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
@@ -175,6 +199,21 @@ def send_reason(letter: DeadLetter, lookup: Callable[[str], dict[str, Any] | Non
             "action": failure.get("action", "")}
 
 
+MALFORMED_ACTION = ("Nothing will ever apply it: `mailroom dlq delete events --malformed` "
+                    "deletes such records.")
+
+
+def letter_ids(letter: DeadLetter) -> set[str]:
+    """What `dlq delete` knows a dead letter by: its SQS message id, and a send message's
+    Mailroom id."""
+    try:
+        body = json.loads(letter.body)
+    except ValueError:
+        body = None
+    message_id = body.get("id") if isinstance(body, dict) else None
+    return {letter.sqs_id, *([message_id] if isinstance(message_id, str) else [])}
+
+
 def events_reason(letter: DeadLetter) -> dict[str, Any]:
     """An SES event record: why the events function refused it, as it logged it — kept on
     the message when the function dead-lettered it itself (a malformed record)."""
@@ -183,12 +222,12 @@ def events_reason(letter: DeadLetter) -> dict[str, Any]:
 
     recorded = {name: value.get("StringValue", "") for name, value in letter.attributes.items()}
     if recorded.get(DEAD_LETTER_REASON) == "malformed":
-        return {"reason": "malformed", "action": f"{recorded.get(DEAD_LETTER_DETAIL)}. Nothing "
-                                                 "will apply it: delete it."}
+        return {"reason": "malformed", "action": f"{recorded.get(DEAD_LETTER_DETAIL)}. "
+                                                 f"{MALFORMED_ACTION}"}
     try:
         events = parse_sqs_body(letter.body)
     except MalformedSesEvent as error:
-        return {"reason": "malformed", "action": f"{error}. Nothing will apply it: delete it."}
+        return {"reason": "malformed", "action": f"{error}. {MALFORMED_ACTION}"}
     kinds = ", ".join(sorted({event.kind.value for event in events})) or "no SES event"
     return {"reason": "failed_to_apply",
             "action": f"A well-formed {kinds} record that failed every try (see the events "

@@ -563,7 +563,9 @@ def pipeline_checks(doctor: Doctor) -> list[Check]:
              "`retries_exhausted`)"),
         _dlq(doctor, "pipeline.events_dlq", deployment.events_dlq_url, "events",
              "SES events the events function could not apply (timelines and suppressions "
-             "behind)"),
+             "behind)",
+             after="fix the cause, then `mailroom dlq redrive events`; records it calls "
+                   "malformed will never apply: `mailroom dlq delete events --malformed`."),
         _subscription_dlq(doctor),
         _send_queue_age(doctor, sending),
         _sending_check(sending),

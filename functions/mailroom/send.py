@@ -144,19 +144,21 @@ class Sender:
         except Exception:
             self.messages.release(request.id)  # failed before SES could take it: retry soon
             raise
-        self._record_wait(request)
-        self.messages.record_sent(request.id, ses_message_id, self.clock())
+        # When SES answered, not when the record is written: SES's own events are stamped
+        # from its acceptance, and the timeline reads in the order things happened.
+        sent_at = self.clock()
+        self._record_wait(request, sent_at)
+        self.messages.record_sent(request.id, ses_message_id, sent_at)
         return SendResult.SENT
 
-    def _record_wait(self, request: SendRequest) -> None:
-        """A message accepted before the last resume and sent after it waited out that
+    def _record_wait(self, request: SendRequest, now: datetime) -> None:
+        """A message accepted before the last resume and sent `now`, after it waited out that
         pause: one `deferred` entry per pause says from when to when."""
         state = self.switch.state() if self.switch else None
         if (state is None or state.paused or state.since is None
                 or state.previous_pause_since is None or request.queued_at is None
                 or request.queued_at >= state.since):
             return
-        now = self.clock()
         waited_from = max(request.queued_at, state.previous_pause_since)
         self.messages.apply_event(request.id, TimelineEvent(
             type="deferred", at=now,

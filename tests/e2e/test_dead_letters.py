@@ -87,6 +87,33 @@ def test_a_dead_letter_ses_already_took_is_never_sent_again(quick_retry_stack):
                for s in sends) == 1
 
 
+def test_a_malformed_ses_event_is_dead_lettered_at_once_and_can_be_deleted(local_stack):
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=local_stack["aws_endpoint_url"],
+                       region_name=local_stack["region"], aws_access_key_id="local",
+                       aws_secret_access_key="local")
+    sns.publish(TopicArn=local_stack["ses_events_topic_arn"], Message='{"mail": "no type"}')
+
+    def malformed() -> list[dict[str, Any]]:
+        shown = json.loads(mailroom_cli(local_stack, "dlq", "show", "events", "--json").stdout)
+        return [m for m in shown["messages"] if m["reason"] == "malformed"]
+
+    [letter] = wait_for(malformed)
+    assert "mailroom dlq delete events --malformed" in letter["action"]
+
+    named = mailroom_cli(local_stack, "dlq", "delete", "events", "no-such-id", "--json",
+                         check=False)
+    assert named.returncode == 1
+    assert json.loads(named.stdout)["not_found"] == ["no-such-id"]
+    assert malformed()  # naming another id took nothing out
+
+    deleted = json.loads(mailroom_cli(local_stack, "dlq", "delete", "events", "--malformed",
+                                      "--json").stdout)
+    assert deleted["deleted"] >= 1 and deleted["not_found"] == []  # the stack is shared
+    assert malformed() == []
+
+
 def test_dead_letter_commands_need_aws_access(local_stack, tmp_path):
     import os
     import subprocess

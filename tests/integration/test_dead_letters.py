@@ -59,6 +59,30 @@ def test_the_local_redrive_moves_every_message_with_its_attributes(sqs, queues):
                   for m in received) == sorted((f"body-{n}", f"r{n}") for n in range(12))
 
 
+def test_deleting_dead_letters_takes_out_only_those_picked(sqs, queues):
+    dead_url, _ = queues
+    for n in range(14):
+        sqs.send_message(QueueUrl=dead_url, MessageBody=json.dumps({"id": f"msg_{n}"}))
+    queue = dlq.DeadLetterQueue(sqs, dead_url)
+
+    deleted = queue.delete(lambda letter: json.loads(letter.body)["id"] in {"msg_3", "msg_11"})
+
+    assert deleted == 2
+    left = sorted(json.loads(letter.body)["id"] for letter in queue.peek(limit=100))
+    assert left == sorted(f"msg_{n}" for n in range(14) if n not in (3, 11))
+    assert len(sqs.receive_message(QueueUrl=dead_url, MaxNumberOfMessages=10)["Messages"]) == 10
+
+
+def test_a_dead_letter_is_known_by_its_sqs_id_and_a_send_messages_own_id():
+    send = dlq.DeadLetter("sqs-1", json.dumps({"id": "msg_1", "to": "a@example.com"}), None, 8,
+                          {})
+    record = dlq.DeadLetter("sqs-2", '{"Type": "Notification", "Message": "not json"}', None, 1,
+                            {})
+
+    assert dlq.letter_ids(send) == {"sqs-1", "msg_1"}
+    assert dlq.letter_ids(record) == {"sqs-2"}
+
+
 def test_on_aws_the_redrive_is_sqs_s_move_task_polled_until_it_ends():
     client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x",
                           aws_secret_access_key="x")
@@ -94,6 +118,7 @@ def test_an_events_dead_letter_says_whether_it_was_malformed_or_failed_to_apply(
     assert dlq.events_reason(letter)["reason"] == "failed_to_apply"
     assert "delivery" in dlq.events_reason(letter)["action"]
     assert dlq.events_reason(broken)["reason"] == "malformed"
+    assert "mailroom dlq delete events --malformed" in dlq.events_reason(broken)["action"]
 
 
 def test_an_events_dead_letter_shows_the_reason_the_function_kept_on_it():

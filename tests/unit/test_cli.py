@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mailroom_dev import cli
-from mailroom_dev.cli import ApiError, CliError
+from mailroom_dev.cli import ApiError, CliError, UsageError
 
 runner = CliRunner()
 
@@ -173,8 +173,8 @@ def follows(api, *statuses: str) -> None:
     api.answer("GET", "/v1/emails/msg_1", *({**MESSAGE, "status": s} for s in statuses))
 
 
-@pytest.mark.parametrize("final", ["bounced", "complained", "rejected", "suppressed",
-                                   "render_failed", "failed"])
+@pytest.mark.parametrize("final", ["bounced", "rejected", "suppressed", "render_failed",
+                                   "failed"])
 def test_send_wait_exits_one_when_the_mail_did_not_arrive(api, final):
     follows(api, "queued", "sent", final)
 
@@ -190,6 +190,15 @@ def test_send_wait_exits_zero_when_delivered(api):
     result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait")
 
     assert result.exit_code == 0, result.output
+
+
+def test_send_wait_exits_zero_on_mail_delivered_then_complained_about_and_says_so(api):
+    follows(api, "queued", "complained")  # the poll came after the complaint
+
+    result = run("send", "--to", "ada@example.com", "--template", "welcome", "--wait")
+
+    assert result.exit_code == 0, result.output
+    assert "msg_1 was delivered, then complained about" in result.output
 
 
 def test_send_wait_json_prints_the_message_and_still_exits_one_on_a_bounce(api):
@@ -229,7 +238,7 @@ def test_send_refuses_data_given_twice(api, tmp_path: Path):
     result = run("send", "--to", "a@example.com", "--template", "welcome",
                  "--data", "{}", "--data-file", str(data_file))
 
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, UsageError)  # exit 2
     assert "--data or --data-file, not both" in str(result.exception)
     assert api.calls == []
 
@@ -237,7 +246,7 @@ def test_send_refuses_data_given_twice(api, tmp_path: Path):
 def test_send_refuses_data_that_is_not_json(api):
     result = run("send", "--to", "a@example.com", "--template", "welcome", "--data", "{name: 1}")
 
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, UsageError)  # exit 2
     assert str(result.exception).startswith("--data is not valid JSON")
     assert api.calls == []
 
@@ -246,7 +255,7 @@ def test_send_refuses_data_that_is_not_json(api):
 def test_send_refuses_data_that_is_not_an_object(api, data):
     result = run("send", "--to", "a@example.com", "--template", "welcome", "--data", data)
 
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, UsageError)  # exit 2
     assert "must be a JSON object" in str(result.exception)
 
 
@@ -256,7 +265,7 @@ def test_send_names_a_data_file_it_cannot_read(api, tmp_path: Path):
     result = run("send", "--to", "a@example.com", "--template", "welcome",
                  "--data-file", str(missing))
 
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, UsageError)  # exit 2
     assert f"Cannot read {missing}" in str(result.exception)
 
 
@@ -267,7 +276,7 @@ def test_send_names_a_data_file_that_is_not_json(api, tmp_path: Path):
     result = run("send", "--to", "a@example.com", "--template", "welcome",
                  "--data-file", str(data_file))
 
-    assert isinstance(result.exception, CliError)
+    assert isinstance(result.exception, UsageError)  # exit 2
     assert f"{data_file} is not valid JSON" in str(result.exception)
 
 
@@ -402,6 +411,15 @@ def test_suppressions_get_says_plainly_when_not_suppressed(api):
     assert "bob@example.com is not suppressed." in result.output
 
 
+def test_suppressions_get_json_on_an_address_not_suppressed_prints_the_apis_404(api):
+    api.answer("GET", "/v1/suppressions/bob@example.com", ApiError(404, NOT_FOUND))
+
+    result = run("suppressions", "get", "bob@example.com", "--json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == NOT_FOUND
+
+
 def test_suppressions_get_lets_other_api_errors_through(api):
     api.answer("GET", "/v1/suppressions/bob@example.com", ApiError(
         403, {"error": {"code": "forbidden", "message": "Missing or invalid API key.",
@@ -483,6 +501,17 @@ def test_suppressions_export_json_holds_every_page(api):
     assert result.exit_code == 0, result.output
     assert [item["email"] for item in json.loads(result.output)["items"]] == [
         "ada@example.com", "bob@example.com"]
+
+
+def test_suppressions_export_to_a_folder_that_is_not_there_says_so(api, tmp_path: Path):
+    api.answer("GET", "/v1/suppressions?limit=100", {"items": [SUPPRESSION],
+                                                     "next_cursor": None})
+    target = tmp_path / "missing" / "all.csv"
+
+    result = run("suppressions", "export", str(target))
+
+    assert isinstance(result.exception, CliError)
+    assert str(result.exception) == f"Cannot write {target}: No such file or directory."
 
 
 # --- sending ------------------------------------------------------------------------------

@@ -57,6 +57,30 @@ def test_a_queued_message_is_sent_and_its_ses_id_recorded(sender):
     assert [event.type for event in message.events] == ["sent"]
 
 
+def test_sent_is_stamped_when_ses_answered_not_when_the_record_is_written(sender, clock):
+    from mailroom.models import SendingState
+
+    answered_at = NOW + timedelta(seconds=2)
+
+    def ses_answers() -> None:
+        clock.now = answered_at
+        return None
+
+    class SlowSwitch:  # a read that takes 5 s, between the answer and the record
+        def state(self, fresh: bool = False) -> SendingState:
+            clock.now += timedelta(seconds=5)
+            return SendingState(paused=False)
+
+    sender = replace(sender, switch=SlowSwitch())
+    request = queued(sender)
+    sender.mailer.failures[request.to] = ses_answers
+
+    assert sender.send(request) is SendResult.SENT
+
+    [sent] = sender.messages.get(request.id).events
+    assert sent.at == answered_at
+
+
 def test_the_same_queue_message_delivered_twice_calls_ses_once(sender):
     request = queued(sender)
 
