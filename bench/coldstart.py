@@ -122,8 +122,8 @@ def _measure(env: dict[str, str]) -> list[dict[str, Any]]:
             "unit": "x", "target": "<= 1.5",
             "baseline": f"import boto3 + 1 client: {baseline * 1000:.0f} ms CPU",
             "detail": f"{statistics.median(seconds[kind]) * 1000:.0f} ms CPU "
-                      f"({statistics.median(walls[kind]) * 1000:.0f} ms wall, baseline "
-                      f"{statistics.median(walls['boto3']) * 1000:.0f}); loads "
+                      f"({statistics.median(walls[kind]) * 1000:.0f} ms wall, the baseline's "
+                      f"{statistics.median(walls['boto3']) * 1000:.0f} ms wall); loads "
                       f"{', '.join(info[kind]['modules']) or 'no X-Ray SDK, pybars or Jinja2'}",
         })
     for spec in FUNCTIONS:
@@ -133,5 +133,7 @@ def _measure(env: dict[str, str]) -> list[dict[str, Any]]:
             "value": round(info[kind]["rss_mb"], 1), "unit": "MB",
             "baseline": f"import boto3 + 1 client: {info['boto3']['rss_mb']:.0f} MB",
             "target": f"<= {spec.memory_mb // 2} (half the {spec.memory_mb} MB the stack gives it)",
+            "detail": f"peak RSS (VmHWM) of a fresh process after importing {kind} and "
+                      "building its dependencies",
         })
     return results

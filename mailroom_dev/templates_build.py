@@ -114,6 +114,7 @@ def _build_template(env: jinja2.Environment, folder: Path) -> dict[str, Any]:
     try:
         parts = {"subject": env.from_string(meta["subject"]).render().strip()}
         for part, filename in PARTS.items():
+            _check_nothing_outside_blocks(env, f"{name}/{filename}", folder / filename)
             parts[part] = _tidy(env.get_template(f"{name}/{filename}").render())
     except KeyError as error:
         raise TemplateBuildError(f"{folder / 'meta.json'} needs a {error} entry.") from None
@@ -389,6 +390,24 @@ def _check_example(example_file: Path, template: EmailTemplate) -> None:
         ) from None
     except MailroomError as error:
         raise TemplateBuildError(f"{example_file}: {error.message}") from None
+
+
+def _check_nothing_outside_blocks(env: jinja2.Environment, name: str, path: Path) -> None:
+    """A template that extends a layout renders only its blocks: Jinja2 drops anything else
+    without a word, so text added after the last `[% endblock %]` would vanish."""
+    assert env.loader is not None
+    source = env.loader.get_source(env, name)[0]
+    tree = env.parse(source)
+    if not any(isinstance(node, jinja2.nodes.Extends) for node in tree.body):
+        return
+    for node in tree.body:
+        if isinstance(node, jinja2.nodes.Output):
+            for child in node.nodes:
+                text = child.data if isinstance(child, jinja2.nodes.TemplateData) else "x"
+                if text.strip():
+                    raise TemplateBuildError(
+                        f"{path}: line {node.lineno} is outside every [% block %], and a "
+                        "template that extends a layout drops it: move it into a block.")
 
 
 def _check_pybars_compiles(source: str, where: str) -> None:

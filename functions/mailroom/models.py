@@ -21,6 +21,8 @@ SIMULATOR_DOMAIN = "simulator.amazonses.com"
 # A category of mail (a template's, a suppression entry's): lower-case letters, digits, `-`
 # and `_`, so it can sit in a key, a URL and a CSV cell as it is.
 CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+CATEGORY_RULE = ("must be 1 to 63 lower-case letters, digits, `-` and `_`, starting with a "
+                 "letter or digit")
 
 
 def utcnow() -> datetime:

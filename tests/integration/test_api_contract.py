@@ -388,6 +388,18 @@ def test_a_category_entry_with_a_bad_body_is_refused(api, body):
     assert api("GET", "/v1/suppressions/ada@example.com")[0] == 404
 
 
+@pytest.mark.parametrize("category", ["Digest", "digest mail"])
+def test_a_refused_category_says_what_a_category_may_hold(api, category):
+    from mailroom.models import CATEGORY_RULE
+
+    body_status, body = api("PUT", "/v1/suppressions/ada@example.com", {"category": category})
+    query_status, query = api("GET", "/v1/suppressions", query={"category": category})
+
+    assert (body_status, query_status) == (422, 422)
+    assert [d["problem"] for d in body["error"]["details"]] == [CATEGORY_RULE]
+    assert [d["problem"] for d in query["error"]["details"]] == [CATEGORY_RULE]
+
+
 def test_a_batch_writes_category_entries_apart_from_global_ones(api, api_env):
     entries = [{"email": "fay@example.com"},
                {"email": "fay@example.com", "category": "digest", "reason": "unsubscribed"},

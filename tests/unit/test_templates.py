@@ -296,6 +296,27 @@ def test_an_unclosed_block_fails_the_build(tmp_path):
         build_catalog(source)
 
 
+def test_text_a_layout_would_drop_fails_the_build(tmp_path):
+    (tmp_path / "_layouts").mkdir()
+    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
+        text='[% extends "_layouts/base.txt.j2" %]\n[% block content %]Hi {{{name}}}'
+             "[% endblock %]\n{{#if name}}\n")
+    with pytest.raises(TemplateBuildError, match=r"body.txt.j2: line 3 is outside every"):
+        build_catalog(source)
+
+
+def test_whitespace_and_comments_around_the_blocks_of_a_layout_are_fine(tmp_path):
+    (tmp_path / "_layouts").mkdir()
+    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
+        text='[# the greeting #]\n[% extends "_layouts/base.txt.j2" %]\n\n'
+             "[% block content %]Hi {{{name}}}[% endblock %]\n\n")
+    assert build_catalog(source)["greeting"]["text"] == "Hi {{{name}}}\n"
+
+
 def test_the_check_mode_reports_a_stale_output_without_writing_it(tmp_path):
     # Given a compiled file that doesn't match the sources
     output = tmp_path / "compiled.json"

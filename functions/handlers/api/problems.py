@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from mailroom.models import CATEGORY_PATTERN, CATEGORY_RULE
+
 # pydantic error type → what the value must be.
 _MUST_BE = {
     "missing": "is required",
@@ -38,6 +40,8 @@ def problem(error: Mapping[str, Any]) -> str:
     """What is wrong with one value, e.g. "must be true or false"."""
     kind = error.get("type", "")
     context = error.get("ctx") or {}
+    if kind == "string_pattern_mismatch" and context.get("pattern") == CATEGORY_PATTERN:
+        return CATEGORY_RULE
     if kind in _MUST_BE:
         return _MUST_BE[kind]
     if kind in ("string_too_long", "too_long"):
