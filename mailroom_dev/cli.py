@@ -88,6 +88,11 @@ class CliError(Exception):
 
     code = "cli_error"
 
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code  # the API's own, for a check the CLI makes as the API would
+
     def as_json(self) -> dict[str, Any]:
         """What `--json` prints on stdout for it: the API's error shape."""
         return {"error": {"code": self.code, "message": str(self).splitlines()[0]}}

@@ -177,13 +177,15 @@ def preview(
     try:
         template = catalog.get(name)
     except MailroomError as error:
-        raise CliError(error.message) from None
+        raise CliError(error.message, error.code) from None
     merged = {**template.example, **_template_data(data, None)}
     merged = {key: value for key, value in merged.items() if value is not None}
     try:
         rendered = template.render(merged)
     except MailroomError as error:
-        raise CliError(f"Template '{name}': {error.message}") from None
+        message = error.message if f"'{name}'" in error.message else (
+            f"Template '{name}': {error.message}")
+        raise CliError(message, error.code) from None
     parts = {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
     if as_json:
         return _print_json(parts if part is None else {part: parts[part]})

@@ -156,3 +156,12 @@ def test_preview_of_an_unknown_template_lists_the_known_ones():
 
     assert result.exit_code == 1
     assert "welcome" in str(result.exception)
+    assert result.exception.code == "unknown_template"  # as the API says it
+
+
+def test_preview_missing_data_names_the_template_once_with_the_apis_code():
+    result = run("preview", "welcome", "--data", '{"name": null}')
+
+    assert result.exit_code == 1
+    assert str(result.exception).count("'welcome'") == 1
+    assert result.exception.code == "missing_template_data"
