@@ -95,7 +95,7 @@ class CliError(Exception):
 
     def as_json(self) -> dict[str, Any]:
         """What `--json` prints on stdout for it: the API's error shape."""
-        return {"error": {"code": self.code, "message": str(self).splitlines()[0]}}
+        return {"error": {"code": self.code, "message": str(self)}}
 
 
 class UsageError(CliError):
@@ -355,9 +355,9 @@ def send(
         metavar="SECONDS", help="How long --wait waits.")] = 60,
     as_json: JsonFlag = False,
 ) -> None:
-    """Send one templated email. With --wait, the exit code says how it ended: 0 delivered,
-    1 bounced, complained, rejected, suppressed or failed (or still on its way after
-    --timeout)."""
+    """Send one templated email. With --wait, the exit code says how it ended: 0 delivered
+    (complained mail was delivered too: stderr says so), 1 bounced, rejected, suppressed or
+    failed (or still on its way after --timeout)."""
     body: dict[str, Any] = {"to": to, "template": template, "data": _template_data(data, data_file)}
     if from_address:
         body["from"] = from_address
@@ -1440,12 +1440,14 @@ def main() -> int:
     try:
         app()
     except CliError as error:
-        # A script that asked for JSON reads stdout: the error is there too, in the API's
-        # shape (typer keeps each command's options to itself, hence argv).
-        if "--json" in sys.argv[1:]:
-            _print_json(error.as_json())
+        # A script that asked for JSON reads stdout: a failure is there too, on one line in
+        # the API's shape (typer keeps each command's options to itself, hence argv). A
+        # usage error is the caller's bug: stderr only, as click's own.
+        exit_code = getattr(error, "exit_code", 1)
+        if "--json" in sys.argv[1:] and exit_code != 2:
+            print(json.dumps(error.as_json()))
         errors.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        return getattr(error, "exit_code", 1)
+        return exit_code
     return 0
 
 

@@ -84,20 +84,26 @@ class DeadLetterQueue:
         held, seen, deleted = self.count(), set[str](), 0
         handles: list[str] = []
         try:
+            # A short wait, not none: without it SQS asks only some of its servers, and an
+            # empty answer would not mean the rest are all held.
             while len(seen) < held and (batch := self.sqs.receive_message(
                     QueueUrl=self.url, MaxNumberOfMessages=10,
-                    VisibilityTimeout=PEEK_VISIBILITY_SECONDS, WaitTimeSeconds=0,
+                    VisibilityTimeout=PEEK_VISIBILITY_SECONDS, WaitTimeSeconds=1,
                     MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"],
             ).get("Messages", [])):
+                doomed = []
                 for message in batch:
                     fresh = message["MessageId"] not in seen
                     seen.add(message["MessageId"])
                     if fresh and wanted(_letter(message)):
-                        self.sqs.delete_message(QueueUrl=self.url,
-                                                ReceiptHandle=message["ReceiptHandle"])
-                        deleted += 1
+                        doomed.append(message["ReceiptHandle"])
                     else:
                         handles.append(message["ReceiptHandle"])
+                if doomed:
+                    answer = self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                        {"Id": str(n), "ReceiptHandle": handle}
+                        for n, handle in enumerate(doomed)])
+                    deleted += len(answer.get("Successful", []))
         finally:
             self._release(handles)
         return deleted

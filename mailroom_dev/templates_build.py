@@ -18,6 +18,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -400,14 +401,21 @@ def _check_nothing_outside_blocks(env: jinja2.Environment, name: str, path: Path
     tree = env.parse(source)
     if not any(isinstance(node, jinja2.nodes.Extends) for node in tree.body):
         return
-    for node in tree.body:
-        if isinstance(node, jinja2.nodes.Output):
-            for child in node.nodes:
-                text = child.data if isinstance(child, jinja2.nodes.TemplateData) else "x"
-                if text.strip():
-                    raise TemplateBuildError(
-                        f"{path}: line {node.lineno} is outside every [% block %], and a "
-                        "template that extends a layout drops it: move it into a block.")
+
+    def outside_blocks(node: jinja2.nodes.Node) -> Iterator[jinja2.nodes.Output]:
+        for child in node.iter_child_nodes():
+            if isinstance(child, jinja2.nodes.Output):
+                yield child
+            elif not isinstance(child, jinja2.nodes.Block):
+                yield from outside_blocks(child)  # e.g. inside an [% if %]
+
+    for output in outside_blocks(tree):
+        for child in output.nodes:
+            text = child.data if isinstance(child, jinja2.nodes.TemplateData) else "x"
+            if text.strip():
+                raise TemplateBuildError(
+                    f"{path}: line {output.lineno} is outside every [% block %], and a "
+                    "template that extends a layout drops it: move it into a block.")
 
 
 def _check_pybars_compiles(source: str, where: str) -> None:

@@ -88,30 +88,60 @@ def test_a_dead_letter_ses_already_took_is_never_sent_again(quick_retry_stack):
 
 
 def test_a_malformed_ses_event_is_dead_lettered_at_once_and_can_be_deleted(local_stack):
+    import uuid
+
     import boto3
 
-    sns = boto3.client("sns", endpoint_url=local_stack["aws_endpoint_url"],
-                       region_name=local_stack["region"], aws_access_key_id="local",
-                       aws_secret_access_key="local")
-    sns.publish(TopicArn=local_stack["ses_events_topic_arn"], Message='{"mail": "no type"}')
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=local_stack["aws_endpoint_url"],
+                            region_name=local_stack["region"], aws_access_key_id="local",
+                            aws_secret_access_key="local")
 
-    def malformed() -> list[dict[str, Any]]:
-        shown = json.loads(mailroom_cli(local_stack, "dlq", "show", "events", "--json").stdout)
-        return [m for m in shown["messages"] if m["reason"] == "malformed"]
+    def publish_malformed() -> str:
+        marker = uuid.uuid4().hex  # the stack is shared: find this test's record by it
+        client("sns").publish(TopicArn=local_stack["ses_events_topic_arn"],
+                              Message=json.dumps({"mail": "no type", "marker": marker}))
+        return marker
 
-    [letter] = wait_for(malformed)
+    def dead_lettered(marker: str) -> str | None:
+        """The SQS id of the events dead letter holding `marker`, left in the queue."""
+        sqs, url = client("sqs"), local_stack["events_dlq_url"]
+        found, handles = None, []
+        for _ in range(10):
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                        VisibilityTimeout=5).get("Messages", [])
+            handles += [m["ReceiptHandle"] for m in batch]
+            found = found or next((m["MessageId"] for m in batch if marker in m["Body"]), None)
+            if not batch:
+                break
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle,
+                                          VisibilityTimeout=0)
+        return found
+
+    marker = publish_malformed()
+    sqs_id = wait_for(lambda: dead_lettered(marker))
+    shown = json.loads(mailroom_cli(local_stack, "dlq", "show", "events", "--json").stdout)
+    [letter] = [m for m in shown["messages"] if m["sqs_message_id"] == sqs_id]
+    assert letter["reason"] == "malformed"
     assert "mailroom dlq delete events --malformed" in letter["action"]
 
     named = mailroom_cli(local_stack, "dlq", "delete", "events", "no-such-id", "--json",
                          check=False)
     assert named.returncode == 1
     assert json.loads(named.stdout)["not_found"] == ["no-such-id"]
-    assert malformed()  # naming another id took nothing out
+    assert dead_lettered(marker) == sqs_id  # naming another id took nothing out
 
-    deleted = json.loads(mailroom_cli(local_stack, "dlq", "delete", "events", "--malformed",
-                                      "--json").stdout)
-    assert deleted["deleted"] >= 1 and deleted["not_found"] == []  # the stack is shared
-    assert malformed() == []
+    by_id = json.loads(mailroom_cli(local_stack, "dlq", "delete", "events", sqs_id,
+                                    "--json").stdout)
+    assert (by_id["deleted"], by_id["not_found"]) == (1, [])
+    assert dead_lettered(marker) is None
+
+    second = publish_malformed()
+    wait_for(lambda: dead_lettered(second))
+    swept = json.loads(mailroom_cli(local_stack, "dlq", "delete", "events", "--malformed",
+                                    "--json").stdout)
+    assert swept["deleted"] >= 1 and dead_lettered(second) is None
 
 
 def test_dead_letter_commands_need_aws_access(local_stack, tmp_path):

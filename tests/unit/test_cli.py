@@ -661,6 +661,23 @@ def test_with_json_an_error_of_the_cli_itself_is_in_the_same_shape(monkeypatch, 
     assert error["code"] == "cli_error" and "MAILROOM_API_KEY" in error["message"]
 
 
+def test_with_json_a_usage_error_stays_on_stderr(api, monkeypatch, capsys):
+    status, out, err = run_main(monkeypatch, capsys, "send", "--to", "ada@example.com",
+                                "--template", "welcome", "--data", "{x", "--json")
+
+    assert (status, out) == (2, "")
+    assert "--data is not valid JSON" in err
+
+
+def test_with_json_a_failure_is_one_line_so_a_json_lines_stream_stays_whole(
+        api, monkeypatch, capsys):
+    api.answer("GET", "/v1/reputation", ApiError(502, "Bad Gateway"))
+
+    _, out, _ = run_main(monkeypatch, capsys, "reputation", "--json")
+
+    assert out.count("\n") == 1 and json.loads(out)["error"]["code"] == "http_502"
+
+
 def test_without_json_an_error_leaves_stdout_empty(api, monkeypatch, capsys):
     api.answer("GET", "/v1/reputation", ApiError(502, "Bad Gateway"))
 

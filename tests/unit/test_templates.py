@@ -307,6 +307,17 @@ def test_text_a_layout_would_drop_fails_the_build(tmp_path):
         build_catalog(source)
 
 
+def test_text_a_layout_would_drop_fails_the_build_inside_an_if_too(tmp_path):
+    (tmp_path / "_layouts").mkdir()
+    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
+    source = write_template(
+        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
+        text='[% extends "_layouts/base.txt.j2" %]\n[% if brand %]\nP.S. hello\n[% endif %]\n'
+             "[% block content %]Hi {{{name}}}[% endblock %]\n")
+    with pytest.raises(TemplateBuildError, match=r"line 3 is outside every"):
+        build_catalog(source)
+
+
 def test_whitespace_and_comments_around_the_blocks_of_a_layout_are_fine(tmp_path):
     (tmp_path / "_layouts").mkdir()
     (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import boto3
@@ -30,10 +29,13 @@ class SnsPublisher:
         self._client = client
         self.backoff = backoff
 
-    @cached_property
+    @property
     def client(self) -> Any:
-        with _CLIENT_LOCK:
-            return self._client or boto3.client("sns")
+        if self._client is None:
+            with _CLIENT_LOCK:
+                if self._client is None:
+                    self._client = boto3.client("sns")
+        return self._client
 
     def publish(self, notifications: Sequence[Notification]) -> None:
         entries = [
