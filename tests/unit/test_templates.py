@@ -296,35 +296,33 @@ def test_an_unclosed_block_fails_the_build(tmp_path):
         build_catalog(source)
 
 
+def on_a_layout(root: Path, text: str) -> Path:
+    """A one-variable template whose text part is `text`, beside a layout with one block."""
+    (root / "_layouts").mkdir()
+    (root / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
+    return write_template(root, html="<p>Hi {{name}}</p>", variables={"name": "text"},
+                          example={"name": "A"}, text=text)
+
+
 def test_text_a_layout_would_drop_fails_the_build(tmp_path):
-    (tmp_path / "_layouts").mkdir()
-    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
-    source = write_template(
-        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
-        text='[% extends "_layouts/base.txt.j2" %]\n[% block content %]Hi {{{name}}}'
-             "[% endblock %]\n{{#if name}}\n")
+    source = on_a_layout(tmp_path, '[% extends "_layouts/base.txt.j2" %]\n'
+                                   "[% block content %]Hi {{{name}}}[% endblock %]\n"
+                                   "{{#if name}}\n")
     with pytest.raises(TemplateBuildError, match=r"body.txt.j2: line 3 is outside every"):
         build_catalog(source)
 
 
 def test_text_a_layout_would_drop_fails_the_build_inside_an_if_too(tmp_path):
-    (tmp_path / "_layouts").mkdir()
-    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
-    source = write_template(
-        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
-        text='[% extends "_layouts/base.txt.j2" %]\n[% if brand %]\nP.S. hello\n[% endif %]\n'
-             "[% block content %]Hi {{{name}}}[% endblock %]\n")
+    source = on_a_layout(tmp_path, '[% extends "_layouts/base.txt.j2" %]\n'
+                                   "[% if brand %]\nP.S. hello\n[% endif %]\n"
+                                   "[% block content %]Hi {{{name}}}[% endblock %]\n")
     with pytest.raises(TemplateBuildError, match=r"line 3 is outside every"):
         build_catalog(source)
 
 
 def test_whitespace_and_comments_around_the_blocks_of_a_layout_are_fine(tmp_path):
-    (tmp_path / "_layouts").mkdir()
-    (tmp_path / "_layouts" / "base.txt.j2").write_text("[% block content %][% endblock %]\n")
-    source = write_template(
-        tmp_path, html="<p>Hi {{name}}</p>", variables={"name": "text"}, example={"name": "A"},
-        text='[# the greeting #]\n[% extends "_layouts/base.txt.j2" %]\n\n'
-             "[% block content %]Hi {{{name}}}[% endblock %]\n\n")
+    source = on_a_layout(tmp_path, '[# the greeting #]\n[% extends "_layouts/base.txt.j2" %]\n\n'
+                                   "[% block content %]Hi {{{name}}}[% endblock %]\n\n")
     assert build_catalog(source)["greeting"]["text"] == "Hi {{{name}}}\n"
 
 

@@ -60,10 +60,7 @@ def unsubscribe_page(token: Token) -> Response[str]:
     try:
         verified = _verified(current(router), token)
     except MailroomError as error:
-        if not _for_a_person():
-            raise
-        return _page(error.http_status, "This link does not work",
-                     f"<p>{html.escape(error.message)}</p>")
+        return _link_failed(error)
     category = html.escape(verified.category)
     return _page(200, f"Unsubscribe from {category} mail?", CONFIRM.format(category=category))
 
@@ -79,14 +76,20 @@ def unsubscribe(token: Token) -> Response[Any]:
     try:
         done = _unsubscribe(current(router), token)
     except MailroomError as error:
-        if not _for_a_person():
-            raise
-        return _page(error.http_status, "This link does not work",
-                     f"<p>{html.escape(error.message)}</p>")
+        return _link_failed(error)
     if _for_a_person():
         category = html.escape(done.category)
         return _page(200, "You are unsubscribed", DONE.format(category=category))
     return Response(status_code=200, content_type="application/json", body=done.model_dump())
+
+
+def _link_failed(error: MailroomError) -> Response[str]:
+    """A person's browser gets a page saying why the link failed; anything else the error
+    body, raised for the resolver's error handler."""
+    if not _for_a_person():
+        raise error
+    return _page(error.http_status, "This link does not work",
+                 f"<p>{html.escape(error.message)}</p>")
 
 
 def _unsubscribe(deps: Dependencies, token: str) -> Unsubscribed:
